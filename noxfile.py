@@ -1,0 +1,35 @@
+"""Test environments: one virtual environment per group, because frameworks pin conflicting versions.
+
+Run everything with ``python3 scripts/dev.py test`` (the README's command), or one group with
+``python3 scripts/dev.py test -s core``.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "core"]
+
+PYTEST = ["pytest", "-p", "no:cacheprovider"]
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "scripts", "noxfile.py")
+
+
+@nox.session
+def core(session: nox.Session) -> None:
+    """Client, keys, dev server, exporter and bridge: no agent framework installed."""
+    session.install("-e", ".[server,dev]")
+    session.run(*PYTEST, "tests/core", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The README's first command: the dev server and an instrumented agent on the scripted LLM."""
+    session.install("-e", ".[server]")
+    session.run("xpander-otel", "demo", *session.posargs)

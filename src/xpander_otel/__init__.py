@@ -1,0 +1,13 @@
+"""xpander-otel: connect AI-agent code to xpander.ai through OpenTelemetry.
+
+>>> from xpander_otel import Backend
+>>> args = Backend().get_args(agent_id="agent-123")   # doctest: +SKIP
+"""
+
+from .client import Backend
+from .config import Configuration
+from .errors import ModuleException
+from .models import AgentConfig, Task, TaskReport, Tokens
+
+__all__ = ["AgentConfig", "Backend", "Configuration", "ModuleException", "Task", "TaskReport", "Tokens"]
+__version__ = "0.1.0"

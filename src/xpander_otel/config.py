@@ -1,0 +1,104 @@
+"""Configuration and every environment variable the package reads, in one place.
+
+No other module calls ``os.environ``/``os.getenv``: they ask this module, so the list of variables
+(and the docs' configuration reference) lives here.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+DEFAULT_BASE_URL = "https://inbound.xpander.ai"
+
+# Environment variables of the xpander platform (the same names as xpander-sdk).
+ENV_API_KEY = "XPANDER_API_KEY"
+ENV_ORGANIZATION_ID = "XPANDER_ORGANIZATION_ID"
+ENV_BASE_URL = "XPANDER_BASE_URL"
+ENV_AGENT_ID = "XPANDER_AGENT_ID"
+ENV_IS_CLOUD = "IS_XPANDER_CLOUD"
+
+# Keys for agents that point at their own OpenAI-compatible endpoint.
+ENV_OPENAI_COMPATIBLE_KEY = "OPENAI_COMPATIBLE_API_KEY"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def ensure_scheme(url: str) -> str:
+    """Prefix ``https://`` when the URL carries no explicit http(s) scheme (as xpander-sdk does)."""
+    if not url.lower().startswith(("http://", "https://")):
+        return f"https://{url}"
+    return url
+
+
+def _is_agent_controller(base_url: str) -> bool:
+    # xpander-sdk's rule: the agent-controller wants /{organization_id} appended to every path.
+    parsed = urlparse(base_url)
+    host = (parsed.hostname or "").lower()
+    first_segment = parsed.path.strip("/").split("/", 1)[0].lower()
+    return "agent-controller" in host or parsed.port == 9016 or first_segment == "agent-controller"
+
+
+class Configuration(BaseModel):
+    """Where and how to reach xpander: API key, organization and base URL.
+
+    Every field falls back to its environment variable, so ``Configuration()`` is enough when
+    ``XPANDER_API_KEY`` (and for an agent-controller, ``XPANDER_ORGANIZATION_ID``) are set.
+
+    >>> cfg = Configuration(api_key="k", organization_id="org", base_url="http://127.0.0.1:9016")
+    >>> cfg.get_full_url()
+    'http://127.0.0.1:9016/org'
+    """
+
+    model_config = ConfigDict(validate_assignment=True)
+
+    api_key: SecretStr | None = Field(default_factory=lambda: _secret(_env(ENV_API_KEY)))
+    organization_id: str | None = Field(default_factory=lambda: _env(ENV_ORGANIZATION_ID))
+    base_url: str = Field(default_factory=lambda: _env(ENV_BASE_URL) or DEFAULT_BASE_URL)
+    agent_id: str | None = Field(default_factory=lambda: _env(ENV_AGENT_ID))
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _normalize_base_url(cls, value: str | None) -> str:
+        if not value:
+            value = _env(ENV_BASE_URL) or DEFAULT_BASE_URL
+        return ensure_scheme(str(value)).rstrip("/")
+
+    def get_full_url(self) -> str:
+        """The API root: ``base_url``, plus ``/{organization_id}`` for an agent-controller host."""
+        if _is_agent_controller(self.base_url):
+            if not self.organization_id:
+                raise ValueError(
+                    f"{self.base_url} is an agent-controller URL, which needs an organization id: "
+                    f"pass Configuration(organization_id=...) or set {ENV_ORGANIZATION_ID}."
+                )
+            return f"{self.base_url}/{self.organization_id}"
+        return self.base_url
+
+    def headers(self) -> dict[str, str]:
+        """Request headers that authenticate with this configuration."""
+        return {"x-api-key": self.api_key.get_secret_value()} if self.api_key else {}
+
+
+def _secret(value: str | None) -> SecretStr | None:
+    return SecretStr(value) if value else None
+
+
+def default_agent_id() -> str | None:
+    """``XPANDER_AGENT_ID``: the agent to use when a call names none."""
+    return _env(ENV_AGENT_ID)
+
+
+def is_xpander_cloud() -> bool:
+    """True only when ``IS_XPANDER_CLOUD`` is exactly ``true`` (the platform sets it in its containers)."""
+    return os.environ.get(ENV_IS_CLOUD) == "true"
+
+
+def env_secret(name: str) -> SecretStr | None:
+    """A credential from the environment, wrapped so it cannot leak through repr or str."""
+    return _secret(_env(name))
