@@ -33,3 +33,28 @@ def demo(session: nox.Session) -> None:
     """The README's first command: the dev server and an instrumented agent on the scripted LLM."""
     session.install("-e", ".[server]")
     session.run("xpander-otel", "demo", *session.posargs)
+
+
+# One environment per agent framework: extra name -> test folder. Each installs the framework's pinned
+# versions from tests/requirements/<name>.txt (current releases; see the file for the older supported one).
+FRAMEWORKS = {
+    "agno": "agno",
+    "openai_agents": "openai-agents",
+    "langchain": "langchain",
+    "strands": "strands",
+    "google_adk": "google-adk",
+}
+
+
+def _framework_session(name: str, extra: str):
+    @nox.session(name=name)
+    def run(session: nox.Session) -> None:
+        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.txt")
+        session.run(*PYTEST, f"tests/frameworks/{name}", *session.posargs)
+
+    return run
+
+
+for _name, _extra in FRAMEWORKS.items():
+    globals()[f"session_{_name}"] = _framework_session(_name, _extra)
+    nox.options.sessions.append(_name)
