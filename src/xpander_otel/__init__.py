@@ -8,6 +8,7 @@ from .client import Backend
 from .config import Configuration
 from .errors import ModuleException
 from .models import AgentConfig, Task, TaskReport, Tokens
+from .task_context import task
 
-__all__ = ["AgentConfig", "Backend", "Configuration", "ModuleException", "Task", "TaskReport", "Tokens"]
+__all__ = ["AgentConfig", "Backend", "Configuration", "ModuleException", "Task", "TaskReport", "Tokens", "task"]
 __version__ = "0.1.0"
