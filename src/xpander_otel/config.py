@@ -59,7 +59,7 @@ class Configuration(BaseModel):
 
     api_key: SecretStr | None = Field(default_factory=lambda: _secret(_env(ENV_API_KEY)))
     organization_id: str | None = Field(default_factory=lambda: _env(ENV_ORGANIZATION_ID))
-    base_url: str = Field(default_factory=lambda: _env(ENV_BASE_URL) or DEFAULT_BASE_URL)
+    base_url: str = Field(default_factory=lambda: _env(ENV_BASE_URL) or DEFAULT_BASE_URL, validate_default=True)
     agent_id: str | None = Field(default_factory=lambda: _env(ENV_AGENT_ID))
 
     @field_validator("base_url", mode="before")
