@@ -66,6 +66,7 @@ class Delivery:
     ) -> None:
         self.spool = spool
         self.configuration = configuration
+        llm_keys.remember(configuration.api_key)  # so a server echoing the key cannot put it in our logs
         self.policy = policy or RetryPolicy()
         self._lease_s = request_timeout_s * 3
         self._http = httpx.Client(timeout=httpx.Timeout(request_timeout_s, connect=min(5.0, request_timeout_s)),
