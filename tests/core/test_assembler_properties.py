@@ -76,7 +76,7 @@ def test_random_trees_give_one_report_per_top_agent_and_count_each_llm_call_once
     nodes = data.draw(trees())
     order = data.draw(st.permutations(range(len(nodes))))
     cuts = data.draw(st.lists(st.integers(0, len(nodes)), max_size=4))
-    records, reports = final_reports(nodes, order, cuts)
+    _, reports = final_reports(nodes, order, cuts)
 
     def ancestors(i):
         parent = nodes[i][0]

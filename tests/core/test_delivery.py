@@ -8,8 +8,8 @@ import sys
 import time
 
 import pytest
-from _servers import Reply, free_port
 
+from _servers import Reply, free_port
 from xpander_otel import Configuration, TaskReport, Tokens
 from xpander_otel.exporter.delivery import Delivery, RetryPolicy
 from xpander_otel.exporter.spool import Spool

@@ -9,11 +9,11 @@ import time
 
 import pytest
 from _exporter_support import expected_weather_body, weather_run
-from _servers import Reply, free_port
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from _servers import Reply, free_port
 from xpander_otel import Configuration, semconv
 from xpander_otel.exporter import XpanderSpanExporter, XpanderSpanProcessor
 from xpander_otel.exporter.assembler import task_id_for

@@ -61,7 +61,7 @@ class AssembledTask:
 
 
 class _Trace:
-    __slots__ = ("children", "closed", "has_agent", "incomplete", "last_seen", "pending", "reported", "spans")
+    __slots__ = ("children", "incomplete", "last_seen", "pending", "reported", "spans")
 
     def __init__(self, now: float) -> None:
         self.spans: dict[int, SpanRecord] = {}
@@ -69,8 +69,6 @@ class _Trace:
         self.pending: dict[int, float] = {}  # agent span id -> when it arrived, waiting for its parents
         self.reported: dict[int, dict[str, Any]] = {}  # task root span id -> last reported body
         self.last_seen = now
-        self.has_agent = False
-        self.closed = False  # a local root of the trace has ended
         self.incomplete = False
 
 
@@ -149,8 +147,6 @@ class Assembler:
         trace.spans[record.span_id] = record
         if record.parent_id is not None:
             trace.children.setdefault(record.parent_id, []).append(record.span_id)
-        trace.has_agent = trace.has_agent or is_agent
-        trace.closed = trace.closed or record.is_local_root
         return True
 
     def _evict_over_cap(self) -> list[AssembledTask]:
@@ -186,9 +182,21 @@ class Assembler:
                     roots.add(top)  # a late span of a reported task
         out = [task for root in sorted(roots, key=lambda r: trace.spans[r].start_ns)
                if (task := self._report(trace_id, trace, root)) is not None]
-        if trace.closed and not trace.has_agent:
+        for span in new:
+            if span.is_local_root and not trace.reported.get(span.span_id):
+                self._drop_if_agentless(trace, span.span_id)
+        if not trace.spans:
             del self._traces[trace_id]
         return out
+
+    def _drop_if_agentless(self, trace: _Trace, local_root: int) -> None:
+        """A local root ended with no agent span below it: nothing there will become a report."""
+        subtree = self._subtree(trace, local_root)
+        if any(conv.is_agent(s) for s in subtree):
+            return
+        for span in subtree:
+            del trace.spans[span.span_id]
+            trace.children.pop(span.span_id, None)
 
     def _top_agent(self, trace: _Trace, span_id: int) -> tuple[int | None, bool]:
         """The top-most agent span at or above ``span_id``, and whether the walk reached a local root."""

@@ -82,6 +82,7 @@ class Delivery:
         self.delivered = 0
         self.dropped = 0
         spool.release_dead_owners()
+        spool.make_all_due()
         self._thread = threading.Thread(target=self._run, name="xpander-otel-delivery", daemon=True)
         self._thread.start()
 

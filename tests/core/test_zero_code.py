@@ -1,0 +1,54 @@
+"""Zero-code: ``opentelemetry-instrument`` with ``OTEL_TRACES_EXPORTER=xpander`` on an unmodified script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from _exporter_support import expected_weather_body
+
+from xpander_otel.exporter.assembler import task_id_for
+
+HERE = Path(__file__).parent
+APP = HERE / "scripts" / "plain_agent_app.py"
+INSTRUMENT = Path(sys.executable).parent / "opentelemetry-instrument"
+API_KEY = "xpk-test-0123456789"
+
+
+def run_instrumented(recorder, tmp_path, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XPANDER_", "OTEL_"))}
+    env.update({
+        "OTEL_TRACES_EXPORTER": "xpander", "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_SERVICE_NAME": "plain-agent-app",
+        "XPANDER_BASE_URL": recorder.url, "XPANDER_API_KEY": API_KEY, "XPANDER_AGENT_ID": "agent-zero",
+        "XPANDER_OTEL_SPOOL": str(tmp_path / "spool.sqlite3"), **extra_env,
+    })
+    return subprocess.run([str(INSTRUMENT), sys.executable, str(APP)], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_opentelemetry_instrument_reports_the_run_of_an_unmodified_script(recorder, tmp_path):
+    done = run_instrumented(recorder, tmp_path)
+    assert done.returncode == 0, done.stderr
+    ids = json.loads(done.stdout)
+    [request] = [r for r in recorder.requests if r.path.endswith("/report_task")]
+    assert request.path == "/agent-execution/agent-zero/report_task"
+    assert request.headers["x-api-key"] == API_KEY
+    body = request.json()
+    assert body["duration"] > 0
+    assert body == expected_weather_body(task_id_for(ids["trace_id"], ids["span_id"]),
+                                         format(ids["trace_id"], "032x"), body["duration"])
+    assert done.stderr == ""
+
+
+def test_a_bad_configuration_says_why_in_one_line_and_leaves_the_app_alone(recorder, tmp_path):
+    done = run_instrumented(recorder, tmp_path, XPANDER_OTEL_AGENT_MAP="weather")
+    assert done.returncode == 0
+    assert set(json.loads(done.stdout)) == {"trace_id", "span_id"}
+    assert done.stderr.splitlines() == [
+        "xpander-otel exporter is disabled: XPANDER_OTEL_AGENT_MAP: expected name=agent_id pairs separated by "
+        "commas, got 'weather'"]
+    assert recorder.requests == []
