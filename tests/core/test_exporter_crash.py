@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from _servers import Reply
 
 HERE = Path(__file__).parent
