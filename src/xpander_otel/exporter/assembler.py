@@ -61,11 +61,12 @@ class AssembledTask:
 
 
 class _Trace:
-    __slots__ = ("children", "incomplete", "last_seen", "pending", "reported", "spans")
+    __slots__ = ("agents", "children", "incomplete", "last_seen", "pending", "reported", "spans")
 
     def __init__(self, now: float) -> None:
         self.spans: dict[int, SpanRecord] = {}
         self.children: dict[int, list[int]] = {}
+        self.agents: set[int] = set()  # ids of the agent spans (classified once, on arrival)
         self.pending: dict[int, float] = {}  # agent span id -> when it arrived, waiting for its parents
         self.reported: dict[int, dict[str, Any]] = {}  # task root span id -> last reported body
         self.last_seen = now
@@ -145,6 +146,8 @@ class Assembler:
             trace.incomplete = True
             return False
         trace.spans[record.span_id] = record
+        if is_agent:
+            trace.agents.add(record.span_id)
         if record.parent_id is not None:
             trace.children.setdefault(record.parent_id, []).append(record.span_id)
         return True
@@ -161,7 +164,7 @@ class Assembler:
 
     def _settle(self, trace_id: int, trace: _Trace, new: list[SpanRecord], now: float) -> list[AssembledTask]:
         roots: set[int] = set()
-        candidates = [s.span_id for s in new if conv.is_agent(s)]
+        candidates = [s.span_id for s in new if s.span_id in trace.agents]
         candidates.extend(sid for sid in trace.pending if sid not in candidates)
         for span_id in candidates:
             top, reached_root = self._top_agent(trace, span_id)
@@ -176,7 +179,7 @@ class Assembler:
             else:
                 trace.pending.setdefault(span_id, now)
         for span in new:
-            if not conv.is_agent(span):
+            if span.span_id not in trace.agents:
                 top, _ = self._top_agent(trace, span.span_id)
                 if top is not None and top in trace.reported:
                     roots.add(top)  # a late span of a reported task
@@ -192,7 +195,7 @@ class Assembler:
     def _drop_if_agentless(self, trace: _Trace, local_root: int) -> None:
         """A local root ended with no agent span below it: nothing there will become a report."""
         subtree = self._subtree(trace, local_root)
-        if any(conv.is_agent(s) for s in subtree):
+        if any(s.span_id in trace.agents for s in subtree):
             return
         for span in subtree:
             del trace.spans[span.span_id]
@@ -205,7 +208,7 @@ class Assembler:
         for _ in range(len(trace.spans) + 1):  # bounds the walk even on malformed (cyclic) data
             if span is None:
                 return top, False
-            if conv.is_agent(span):
+            if span.span_id in trace.agents:
                 top = span.span_id
             if span.is_local_root:
                 return top, True
