@@ -83,7 +83,7 @@ def configure(
             return _active
         provider = tracer_provider or _global_sdk_provider(service_name)
         exporter = XpanderSpanExporter(agent_id, configuration=configuration, agent_map=agent_map,
-                                       spool_path=spool_path)
+                                       spool_path=spool_path, watch_global_provider=False)
         processor = XpanderSpanProcessor(exporter)
         provider.add_span_processor(processor)
         telemetry = Telemetry(provider, exporter, processor)

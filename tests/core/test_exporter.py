@@ -28,7 +28,8 @@ class Pipeline:
     def __init__(self, url: str, tmp_path, exporter_cls=XpanderSpanExporter, **processor_kw) -> None:
         self.exporter = exporter_cls(configuration=Configuration(api_key=API_KEY, base_url=url),
                                      spool_path=tmp_path / "spool.sqlite3",
-                                     retry_policy=RetryPolicy(base_s=0.05, max_s=0.2), request_timeout_s=2)
+                                     retry_policy=RetryPolicy(base_s=0.05, max_s=0.2), request_timeout_s=2,
+                                     watch_global_provider=False)
         self.memory = InMemorySpanExporter()
         self.provider = TracerProvider()
         self.provider.add_span_processor(SimpleSpanProcessor(self.memory))

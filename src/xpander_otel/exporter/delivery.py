@@ -79,6 +79,7 @@ class Delivery:
         # Called by the worker about once a second (the exporter reports runs whose grace period ended).
         self._on_idle = on_idle
         self._last_idle_call = 0.0
+        self._idle_requested = False
         self.delivered = 0
         self.dropped = 0
         spool.release_dead_owners()
@@ -133,6 +134,8 @@ class Delivery:
 
     def _run(self) -> None:
         while not self._stopping:
+            if self._idle_requested:
+                self._call_on_idle()
             try:
                 report = self.spool.claim_next(time.time(), self._lease_s)
             except Exception as exc:
@@ -154,10 +157,16 @@ class Delivery:
             self._wake.wait(self._sleep_s())
             self._wake.clear()
 
+    def request_idle_call(self) -> None:
+        """Have the worker call ``on_idle`` now rather than within the next second."""
+        self._idle_requested = True
+        self._wake.set()
+
     def _call_on_idle(self) -> None:
         now = time.monotonic()
-        if self._on_idle is None or now - self._last_idle_call < 1.0:
+        if self._on_idle is None or (now - self._last_idle_call < 1.0 and not self._idle_requested):
             return
+        self._idle_requested = False
         self._last_idle_call = now
         try:
             self._on_idle()

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from .. import config, llm_keys
 from ..config import Configuration, ExporterSettings
@@ -53,6 +54,7 @@ class XpanderSpanExporter(SpanExporter):
         pending_grace_s: float = 10.0,
         request_timeout_s: float = 10.0,
         shutdown_wait_s: float = 5.0,
+        watch_global_provider: bool = True,
         retry_policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -60,6 +62,8 @@ class XpanderSpanExporter(SpanExporter):
         self._lost_traces: set[int] = set()
         self._lost_unknown = False
         self._ancestry: dict[int, bool] = {}
+        self._awaited_roots: set[int] = set()  # task roots that ended and should be exported early
+        self._provider: Any = None
         self._unaddressed_logged: set[str] = set()
         self._assembler: Assembler | None = None
         self._delivery: Delivery | None = None
@@ -81,6 +85,8 @@ class XpanderSpanExporter(SpanExporter):
             self._delivery = Delivery(spool, self.configuration, policy=retry_policy,
                                       request_timeout_s=request_timeout_s, transport=transport,
                                       on_idle=self._tick)
+            if watch_global_provider:
+                self._watch_global_provider()
         except Exception as exc:  # bad configuration: say why once, then stay out of the way
             self._assembler = None
             log.error("xpander-otel exporter is disabled: %s", llm_keys.scrub(str(exc)))
@@ -102,6 +108,8 @@ class XpanderSpanExporter(SpanExporter):
             with self._lock:
                 records = [SpanRecord.from_readable_span(s, self._ancestry.pop(s.context.span_id, None))
                            for s in spans]
+                if self._awaited_roots:
+                    self._awaited_roots.difference_update(r.span_id for r in records)
                 tasks = self._assemble(records)
             self._deliver(tasks)
         except Exception:
@@ -144,6 +152,14 @@ class XpanderSpanExporter(SpanExporter):
                 self._ancestry.clear()
             self._ancestry[span_id] = agent_ancestor
 
+    def export_soon(self, span_id: int) -> None:
+        """A task root just ended: have the batch processor that wraps us export it now, not in 5 s."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self._awaited_roots.add(span_id)
+        self._delivery.request_idle_call()
+
     # --- internals -------------------------------------------------------------------------------------
 
     def _assemble(self, records: list[SpanRecord]) -> list[AssembledTask]:
@@ -165,6 +181,36 @@ class XpanderSpanExporter(SpanExporter):
         with self._lock:
             tasks = self._assembler.expire(time.monotonic())
         self._deliver(tasks)
+        if self._awaited_roots:
+            self._export_awaited_roots()
+
+    def _export_awaited_roots(self) -> None:
+        # The watcher sees a root end before the batch processor queues it: flush until it came through.
+        processor = self._wrapping_processor()
+        deadline = time.monotonic() + 1.0
+        while processor is not None and self._awaited_roots and time.monotonic() < deadline:
+            processor.force_flush()
+            if self._awaited_roots:
+                time.sleep(0.01)
+        with self._lock:
+            self._awaited_roots.clear()
+
+    def _wrapping_processor(self) -> BatchSpanProcessor | None:
+        """The batch processor that ``opentelemetry-instrument`` (or the user) wrapped us in."""
+        multi = getattr(self._provider, "_active_span_processor", None)
+        for processor in getattr(multi, "_span_processors", ()):
+            if isinstance(processor, BatchSpanProcessor) and getattr(processor, "span_exporter", None) is self:
+                return processor
+        return None
+
+    def _watch_global_provider(self) -> None:
+        """Watch run ends on the global SDK provider (where the zero-code configurator adds us)."""
+        from .processor import RunEndWatcher  # the processors module imports this one
+
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, TracerProvider):
+            self._provider = provider
+            provider.add_span_processor(RunEndWatcher(self))
 
     def _deliver(self, tasks: list[AssembledTask]) -> None:
         items: list[tuple[str, Any]] = []
