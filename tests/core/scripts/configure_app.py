@@ -27,10 +27,10 @@ out = {
 }
 tracer = trace.get_tracer("app")
 with tracer.start_as_current_span("invoke_agent weather", attributes={
-        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather"}):
-    with tracer.start_as_current_span("chat gpt-4.1", attributes={
+        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather"}), \
+        tracer.start_as_current_span("chat gpt-4.1", attributes={
             "gen_ai.operation.name": "chat", "gen_ai.usage.input_tokens": 7, "gen_ai.usage.output_tokens": 3}):
-        pass
+    pass
 out["flushed"] = first.force_flush(10_000)
 first.shutdown()
 out["uninstrumented"] = Present.provider is None
