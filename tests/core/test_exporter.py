@@ -4,6 +4,7 @@ exact report bodies out on a recording HTTP server."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -200,3 +201,37 @@ def test_a_report_refused_then_accepted_arrives_once(recorder, tmp_path):
     bodies = [body for _, body in reports(recorder)]
     assert bodies == [p.expected()] * 3
     p.close()
+
+
+def test_an_agent_controller_url_without_organization_disables_the_exporter(caplog, tmp_path):
+    with caplog.at_level(logging.ERROR, logger="xpander_otel"):
+        exporter = XpanderSpanExporter(configuration=Configuration(api_key=API_KEY, base_url="http://127.0.0.1:9016"),
+                                       spool_path=tmp_path / "s.sqlite3", watch_global_provider=False)
+    assert exporter.enabled is False
+    [message] = [r.getMessage() for r in caplog.records]
+    assert message.startswith("xpander-otel exporter is disabled: http://127.0.0.1:9016 is an agent-controller URL")
+    assert "XPANDER_ORGANIZATION_ID" in message
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="POSIX fork")
+def test_a_forked_child_delivers_its_runs_with_its_own_sender(pipeline, recorder):
+    weather_run(pipeline.tracer, question="from the parent")
+    assert pipeline.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: a pre-forking server's worker
+        code = 1
+        try:
+            weather_run(pipeline.tracer, question="from the child")
+            code = 0 if pipeline.flush() else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while (waited := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = waited[1]
+    if waited[0] == 0:  # a deadlocked child: end it, and fail
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child did not finish")
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert sorted(body["input"] for _, body in reports(recorder)) == ["from the child", "from the parent"]

@@ -12,8 +12,10 @@ With no arguments it reads the environment (``XPANDER_API_KEY``, ``XPANDER_BASE_
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,10 +83,16 @@ class XpanderSpanExporter(SpanExporter):
                 trace_ttl_s=settings.trace_ttl_s,
                 pending_grace_s=pending_grace_s,
             ))
-            spool = _open_spool(str(spool_path) if spool_path is not None else settings.spool_path)
-            self._delivery = Delivery(spool, self.configuration, policy=retry_policy,
-                                      request_timeout_s=request_timeout_s, transport=transport,
-                                      on_idle=self._tick)
+            self.configuration.get_full_url()  # an agent-controller URL without organization fails here
+            _warn_without_api_key(self.configuration)
+            spool_path = str(spool_path) if spool_path is not None else settings.spool_path
+            # After a fork (pre-forking servers) the child gets a delivery of its own: see _for_this_process.
+            self._new_delivery = lambda: Delivery(
+                _open_spool(spool_path), self.configuration, policy=retry_policy,
+                request_timeout_s=request_timeout_s, transport=transport, on_idle=self._tick)
+            self._delivery = self._new_delivery()
+            self._pid = os.getpid()
+            _forget_locks_in_forked_children(self)
             if watch_global_provider:
                 self._watch_global_provider()
         except Exception as exc:  # bad configuration: say why once, then stay out of the way
@@ -105,6 +113,7 @@ class XpanderSpanExporter(SpanExporter):
         if not self.enabled:
             return SpanExportResult.SUCCESS
         try:
+            self._for_this_process()
             with self._lock:
                 records = [SpanRecord.from_readable_span(s, self._ancestry.pop(s.context.span_id, None))
                            for s in spans]
@@ -120,6 +129,7 @@ class XpanderSpanExporter(SpanExporter):
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         if not self.enabled:
             return True
+        self._for_this_process()
         self._tick()
         return self._delivery.force_flush(timeout_millis / 1000)
 
@@ -161,6 +171,12 @@ class XpanderSpanExporter(SpanExporter):
         self._delivery.request_idle_call()
 
     # --- internals -------------------------------------------------------------------------------------
+
+    def _for_this_process(self) -> None:
+        """A forked child shares neither the parent's sender threads nor its SQLite connection."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._delivery = self._new_delivery()
 
     def _assemble(self, records: list[SpanRecord]) -> list[AssembledTask]:
         now = time.monotonic()
@@ -232,6 +248,25 @@ class XpanderSpanExporter(SpanExporter):
             "agent_id=..., run it inside xpander_otel.task(agent_id=...), or map the name with %s.",
             name, config.ENV_AGENT_ID, config.ENV_OTEL_AGENT_MAP,
         )
+
+
+def _forget_locks_in_forked_children(exporter: XpanderSpanExporter) -> None:
+    # A lock held by one of the parent's threads at fork time would stay held forever in the child.
+    ref = weakref.ref(exporter)
+
+    def reinit() -> None:
+        alive = ref()
+        if alive is not None:
+            alive._lock = threading.Lock()
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=reinit)
+
+
+def _warn_without_api_key(configuration: Configuration) -> None:
+    if configuration.api_key is None and configuration.base_url == config.DEFAULT_BASE_URL:
+        log.warning("xpander-otel: %s is not set, so %s will refuse the task reports; set it or point %s "
+                    "at a local dev server", config.ENV_API_KEY, config.DEFAULT_BASE_URL, config.ENV_BASE_URL)
 
 
 def _open_spool(path: str) -> Spool:

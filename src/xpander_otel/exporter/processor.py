@@ -13,7 +13,9 @@ within a second instead of after the processor's 5 s schedule.
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from typing import TYPE_CHECKING
 
 from opentelemetry.context import Context
@@ -34,6 +36,12 @@ class AncestryTracker:
 
     def __init__(self) -> None:
         self._open: dict[int, tuple[bool | None, bool]] = {}  # span id -> (agent above, agent here or above)
+        self._lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):  # a lock held by another thread at fork stays held in the child
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: (t := ref()) is not None and t._reset_lock())
+
+    def _reset_lock(self) -> None:
         self._lock = threading.Lock()
 
     def started(self, span: Span) -> None:
