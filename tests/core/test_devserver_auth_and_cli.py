@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import subprocess
 import sys
 
@@ -93,37 +94,54 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=120)
 
 
-def test_demo_runs_the_example_agent_reports_it_and_exits(tmp_path):
+def test_demo_reports_the_example_agent_then_serves_until_ctrl_c(tmp_path):
     db = tmp_path / "demo.sqlite3"
     port = free_port()
-    done = _cli("demo", "--exit", "--port", str(port), "--db", str(db))
-    assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert lines[0] == f"Started the dev server at http://127.0.0.1:{port} (database: {db})"
-    assert lines[1] == f"Agent 'Weather Agent' (weather-agent) on model scripted-weather at http://127.0.0.1:{port}/v1"
-    task_id = lines[3].split()[1]
-    assert lines[3] == f"Task {task_id}  [completed]"
-    assert lines[4:9] == [
-        "  input:    What is the weather in Paris right now?",
-        "  result:   It is sunny in Paris, 22 degrees.",
-        "  tokens:   130 prompt + 22 completion = 152",
-        "  tools:    get_weather",
-        lines[8],
-    ]
-    assert lines[8].startswith("  duration: ")
-    assert lines[-1] == f"Open http://127.0.0.1:{port}/tasks/{task_id}/view  (all tasks: http://127.0.0.1:{port}/)"
+    # SIGINT as a terminal sends it; the default disposition, in case this test runs where it is ignored.
+    demo = subprocess.Popen([sys.executable, "-m", "xpander_otel.cli", "demo", "--port", str(port), "--db", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        lines = []
+        for line in demo.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Serving until Ctrl-C"):
+                break
+        assert lines[0] == f"Started the dev server at http://127.0.0.1:{port} (database: {db})", demo.stderr
+        assert lines[1] == f"Agent 'Weather Agent' (weather-agent) on model scripted-weather at http://127.0.0.1:{port}/v1"
+        task_id = lines[3].split()[1]
+        assert lines[3] == f"Task {task_id}  [completed]"
+        assert lines[4:8] == [
+            "  input:    What is the weather in Paris right now?",
+            "  result:   It is sunny in Paris, 22 degrees.",
+            "  tokens:   130 prompt + 22 completion = 152",
+            "  tools:    get_weather",
+        ]
+        assert lines[8].startswith("  duration: ")
+        url = f"http://127.0.0.1:{port}"
+        assert lines[10:] == [f"Open {url}/tasks/{task_id}/view  (all tasks: {url}/)", "Serving until Ctrl-C ..."]
 
-    # The task is in the database: a server started on it later shows it.
-    with DevServerProcess(db) as server:
-        task = httpx.get(f"{server.url}/tasks/{task_id}").json()
-    assert (task["agent_id"], task["status"], task["input"]["text"], task["result"], task["used_tools"]) == (
-        "weather-agent", "completed", "What is the weather in Paris right now?", "It is sunny in Paris, 22 degrees.",
-        ["get_weather"])
-    assert task["tokens"]["total_tokens"] == 152
-    assert task["llm_response"] == {
-        "model": "scripted-weather", "content": "It is sunny in Paris, 22 degrees.", "finish_reason": "stop",
-        "usage": {"prompt_tokens": 80, "completion_tokens": 12, "total_tokens": 92,
-                  "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}}
+        # Still serving: the reported task, exactly, and its page.
+        task = httpx.get(f"{url}/tasks/{task_id}").json()
+        assert (task["agent_id"], task["status"], task["input"]["text"], task["result"], task["used_tools"]) == (
+            "weather-agent", "completed", "What is the weather in Paris right now?",
+            "It is sunny in Paris, 22 degrees.", ["get_weather"])
+        assert task["tokens"]["total_tokens"] == 152
+        assert task["llm_response"] == {
+            "model": "scripted-weather", "content": "It is sunny in Paris, 22 degrees.", "finish_reason": "stop",
+            "usage": {"prompt_tokens": 80, "completion_tokens": 12, "total_tokens": 92,
+                      "prompt_tokens_details": {"cached_tokens": 0},
+                      "completion_tokens_details": {"reasoning_tokens": 0}}}
+        assert "It is sunny in Paris, 22 degrees." in httpx.get(f"{url}/tasks/{task_id}/view").text
+
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(timeout=20) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/healthz")
 
 
 def test_demo_uses_a_dev_server_already_running_on_its_port(devserver, capsys):

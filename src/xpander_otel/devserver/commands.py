@@ -7,6 +7,7 @@ with the core install.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,17 @@ def add_commands(sub: Any) -> None:
     tasks.set_defaults(handler=tasks_command)
 
 
+def _server_extra_missing(command: str) -> int | None:
+    for module in ("starlette", "uvicorn", "jinja2", "yaml", "platformdirs"):
+        if importlib.util.find_spec(module) is None:
+            print(f"xpander-otel {command}: {module} is missing: pip install 'xpander-otel[server]'", file=sys.stderr)
+            return 2
+    return None
+
+
 def serve_command(args: argparse.Namespace) -> int:
+    if (missing := _server_extra_missing("serve")) is not None:
+        return missing
     import uvicorn
 
     from .agents import AgentsFileError
@@ -65,10 +76,18 @@ def serve_command(args: argparse.Namespace) -> int:
 
 
 def demo_command(args: argparse.Namespace) -> int:
+    if (missing := _server_extra_missing("demo")) is not None:
+        return missing
+    from ..errors import ModuleException
     from .demo import run_demo
 
     db_path = args.db or config.default_devserver_db()
-    task = run_demo(port=args.port, db_path=db_path, api_key=args.api_key, keep_serving=not args.exit)
+    try:
+        task = run_demo(port=args.port, db_path=db_path, api_key=args.api_key, keep_serving=not args.exit)
+    except ModuleException as exc:
+        print(f"xpander-otel demo: the dev server answered {exc} (a server started with --api-key needs "
+              "the same --api-key here)", file=sys.stderr)
+        return 1
     return 0 if task.status == "completed" else 1
 
 

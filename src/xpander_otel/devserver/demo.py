@@ -11,6 +11,7 @@ report is sent by hand; the instrumented agent and the span exporter will replac
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import threading
 import time
@@ -149,7 +150,9 @@ class EmbeddedServer:
         return self
 
     def wait(self) -> None:
-        """Serve until Ctrl-C."""
+        """Serve until Ctrl-C (or SIGTERM)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: setattr(self._server, "should_exit", True))
         try:
             while self._thread.is_alive():
                 self._thread.join(timeout=0.5)
@@ -177,6 +180,10 @@ def _ensure_demo_agent(backend: Backend) -> None:
                headers=headers, timeout=10).raise_for_status()
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # a person (or a test) reads the lines while the server keeps running
+
+
 def run_demo(
     *,
     host: str = "127.0.0.1",
@@ -184,7 +191,7 @@ def run_demo(
     db_path: Path,
     api_key: str | None = None,
     keep_serving: bool = True,
-    out: Callable[[str], None] = print,
+    out: Callable[[str], None] = _say,
 ) -> Task:
     """Run the demo and return the reported task. Serves until Ctrl-C when ``keep_serving``
     and the demo started the server itself."""
