@@ -2,16 +2,12 @@
 
 The agent config's ``framework`` field (or an explicit ``framework=``) picks the builder:
 
-=================================  =====================================  ============================
-xpander value                      construct with                         extra
-=================================  =====================================  ============================
-``agno``                           ``agno.agent.Agent(**args)``           ``xpander-otel[agno]``
-``open-ai-agents``                 ``agents.Agent(**args)``               ``xpander-otel[openai-agents]``
-``langchain`` / ``langgraph``      ``langchain.agents.create_agent(**args)``  ``xpander-otel[langchain]``
-``strands-agents``                 ``strands.Agent(**args)``              ``xpander-otel[strands]``
-``google-adk``                     ``google.adk.agents.LlmAgent(**args)`` ``xpander-otel[google-adk]``
-``neutral``                        provider-neutral dict, no framework    —
-=================================  =====================================  ============================
+- ``agno``: ``agno.agent.Agent(**args)`` (extra ``xpander-otel[agno]``)
+- ``open-ai-agents``: ``agents.Agent(**args)`` (``xpander-otel[openai-agents]``)
+- ``langchain`` / ``langgraph``: ``langchain.agents.create_agent(**args)`` (``xpander-otel[langchain]``)
+- ``strands-agents``: ``strands.Agent(**args)`` (``xpander-otel[strands]``)
+- ``google-adk``: ``google.adk.agents.LlmAgent(**args)`` (``xpander-otel[google-adk]``)
+- ``neutral``: the provider-neutral dict of ``neutral_args``, no framework needed
 
 A builder module is imported only when its framework is dispatched, so a core install imports none.
 

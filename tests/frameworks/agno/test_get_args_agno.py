@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from agno.agent import Agent
 from agno.models.openai import OpenAIChat, OpenAILike
@@ -130,3 +132,21 @@ def test_agno_canonical_host_key(recorder, monkeypatch, cloud, custom, env, expe
 
     assert type(model) is OpenAIChat
     assert (model.id, model.api_key, model.base_url) == (MODEL, expected, None)
+
+
+def test_agno_aget_args_with_a_version_runs_async(recorder, llm):
+    backend = serve_agent(recorder, agent_body("agno", llm.base_url))
+    weather = WeatherTool()
+
+    async def run():
+        args = await backend.aget_args(agent_id=AGENT_ID, agent_version=3, tools=[weather.function])
+        return await Agent(**args).arun(QUESTION)
+
+    output = asyncio.run(run())
+
+    assert output.content == ANSWER
+    assert weather.calls == ["Paris"]
+    assert recorder.requests[0].path == f"/agents/{AGENT_ID}"
+    assert recorder.requests[0].headers["x-agent-version"] == "3"
+    assert "x-agent-version" not in recorder.requests[1].headers
+    assert_llm_requests(llm, key=CUSTOM_KEY)
