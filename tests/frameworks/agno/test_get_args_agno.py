@@ -7,7 +7,6 @@ import asyncio
 import pytest
 from agno.agent import Agent
 from agno.models.openai import OpenAIChat, OpenAILike
-from agno.run.agent import RunOutput
 
 from _get_args_support import (
     AGENT_ID,
@@ -30,6 +29,7 @@ from _get_args_support import (
     task,
 )
 from xpander_otel import task_context
+from xpander_otel.errors import FrameworkNotInstalled
 
 
 @pytest.fixture(autouse=True)
@@ -56,14 +56,15 @@ def test_agno_streamed_run_reports_tokens(recorder, llm):
     weather = WeatherTool()
     agent = Agent(**backend.get_args(agent_id=AGENT_ID, tools=[weather.function]))
 
-    events = list(agent.run(QUESTION, stream=True, yield_run_output=True))
+    # The run's totals arrive with the RunCompleted event (stream_events in agno 3, the older name in 2).
+    events = list(agent.run(QUESTION, stream=True, stream_events=True, stream_intermediate_steps=True))
 
-    output = events[-1]
-    assert isinstance(output, RunOutput)
-    assert output.content == ANSWER
+    [completed] = [e for e in events if e.event == "RunCompleted"]
+    assert completed.content == ANSWER
     assert weather.calls == ["Paris"]
     assert [r["stream"] for r in llm.llm.requests] == [True, True]
-    assert (output.metrics.input_tokens, output.metrics.output_tokens, output.metrics.total_tokens) == (130, 22, 152)
+    metrics = completed.metrics
+    assert (metrics.input_tokens, metrics.output_tokens, metrics.total_tokens) == (130, 22, 152)
 
 
 def test_agno_args_carry_config_task_and_ids(recorder, llm):
@@ -150,3 +151,16 @@ def test_agno_aget_args_with_a_version_runs_async(recorder, llm):
     assert recorder.requests[0].headers["x-agent-version"] == "3"
     assert "x-agent-version" not in recorder.requests[1].headers
     assert_llm_requests(llm, key=CUSTOM_KEY)
+
+
+@pytest.mark.parametrize(("provider", "install"), [
+    ("anthropic", 'pip install "agno[anthropic]"'),
+    ("gemini", 'pip install "agno[google]"'),
+])
+def test_agno_native_provider_without_its_package_names_it(recorder, provider, install):
+    backend = serve_agent(recorder, agent_body("agno", None, model_provider=provider))
+
+    with pytest.raises(FrameworkNotInstalled) as caught:
+        backend.get_args(agent_id=AGENT_ID)
+
+    assert install in str(caught.value)

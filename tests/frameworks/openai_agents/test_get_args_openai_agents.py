@@ -42,7 +42,7 @@ def test_openai_agent_from_get_args_calls_the_tool_and_answers(recorder, llm):
     weather = WeatherTool()
 
     agent = Agent(**backend.get_args(agent_id=AGENT_ID, tools=[weather.function]))
-    result = Runner.run_sync(agent, QUESTION, run_config=NO_TRACING)
+    result = asyncio.run(Runner.run(agent, QUESTION, run_config=NO_TRACING))
 
     assert result.final_output == ANSWER
     assert weather.calls == ["Paris"]
@@ -115,7 +115,7 @@ def test_openai_agent_own_endpoint_gets_only_its_own_key(recorder, llm, monkeypa
     weather = WeatherTool()
     agent = Agent(**serve_agent(recorder, body).get_args(agent_id=AGENT_ID, tools=[weather.function]))
 
-    result = Runner.run_sync(agent, QUESTION, run_config=NO_TRACING)
+    result = asyncio.run(Runner.run(agent, QUESTION, run_config=NO_TRACING))
 
     assert result.final_output == ANSWER
     assert_llm_requests(llm, key=expected)

@@ -30,6 +30,18 @@ from _get_args_support import (
 )
 from xpander_otel import task_context
 
+OPENAI_BASE = "https://api.openai.com/v1"
+
+
+def client_settings(model: OpenAIModel) -> tuple[str, str, dict[str, str]]:
+    """Key, base URL and extra headers of the model's OpenAI client (arguments since strands 1.x, a client before)."""
+    if hasattr(model, "client_args"):
+        args = model.client_args
+        return args["api_key"], args.get("base_url", OPENAI_BASE), args.get("default_headers", {})
+    client = model.client
+    headers = {k: v for k, v in client._custom_headers.items() if k.startswith("x-org")}
+    return client.api_key, str(client.base_url).rstrip("/"), headers
+
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch):
@@ -71,8 +83,7 @@ def test_strands_args_carry_config_task_and_ids(recorder, llm):
     assert agent.tool_names == ["get_weather"]
     model = args["model"]
     assert isinstance(model, OpenAIModel) and model.get_config()["model_id"] == MODEL
-    assert model.client_args == {"api_key": CUSTOM_KEY, "base_url": llm.base_url,
-                                 "default_headers": {"x-org-llm-header": "org-default"}}
+    assert client_settings(model) == (CUSTOM_KEY, llm.base_url, {"x-org-llm-header": "org-default"})
     assert task_context.agent_id_for("Weather Reporter") == AGENT_ID
     assert_no_secret(repr(args))
 
@@ -108,4 +119,4 @@ def test_strands_canonical_host_key(recorder, monkeypatch, cloud, custom, env, e
 
     model = serve_agent(recorder, body).get_args(agent_id=AGENT_ID)["model"]
 
-    assert model.client_args == {"api_key": expected, "default_headers": {"x-org-llm-header": "org-default"}}
+    assert client_settings(model) == (expected, OPENAI_BASE, {"x-org-llm-header": "org-default"})
