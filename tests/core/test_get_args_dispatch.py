@@ -39,6 +39,9 @@ def test_unknown_framework_lists_the_supported_ones():
     ("langgraph", "langchain"),
     ("strands-agents", "strands"),
     ("google-adk", "google-adk"),
+    ("OpenAI_Agents", "openai-agents"),  # spellings of an explicit framework= are normalized
+    ("strands", "strands"),
+    ("adk", "google-adk"),
 ])
 def test_framework_not_installed_names_the_extra(recorder, framework, extra):
     backend = serve_agent(recorder, agent_body(framework, "http://127.0.0.1:9/v1"))

@@ -97,8 +97,9 @@ def test_agno_override_wins_and_output_schema_flows(recorder, llm):
 
     args = backend.get_args(agent_id=AGENT_ID, override={"name": "Mine", "markdown": True})
 
-    assert args["output_schema"] == schema
-    assert (args["name"], args["markdown"]) == ("Mine", True)
+    agent = Agent(**args)
+    assert agent.output_schema == schema
+    assert (agent.name, agent.markdown) == ("Mine", True)
     assert task_context.agent_id_for("Mine") == AGENT_ID
 
 
