@@ -83,6 +83,9 @@ def test_agno_args_carry_config_task_and_ids(recorder, llm):
     assert args["tools"] == [weather.function]
     assert args["metadata"] == {task_context.METADATA_AGENT_ID: AGENT_ID, task_context.METADATA_TASK_ID: TASK_ID}
     assert task_context.agent_id_for("Weather Reporter") == AGENT_ID
+    # What the instrumentation puts on the agent span, read from the built agent's metadata.
+    assert task_context.xpander_attributes("Another Name", Agent(**args).metadata) == {
+        "xpander.agent.id": AGENT_ID, "xpander.task.id": TASK_ID}
     model = args["model"]
     assert type(model) is OpenAIChat
     assert (model.id, model.api_key, model.base_url) == (MODEL, CUSTOM_KEY, llm.base_url)
