@@ -325,11 +325,12 @@ _end_lock = threading.Lock()
 class Operation:
     """A started span and its invocation; ``end()`` writes the attributes and ends it, exactly once."""
 
-    __slots__ = ("_ended", "context", "invocation", "span", "where")
+    __slots__ = ("_ended", "context", "invocation", "name", "span", "where")
 
     def __init__(self, invocation: Invocation, span: trace.Span, context: otel_context.Context, where: str) -> None:
         self.invocation = invocation
         self.span = span
+        self.name = invocation.span_name()
         self.context = context
         self.where = where
         self._ended = False
@@ -362,6 +363,9 @@ class Operation:
         span = self.span
         try:
             self._finish_invocation(error)
+            name = self.invocation.span_name()
+            if name != self.name:  # the model became known only at the end
+                span.update_name(name)
             span.set_attributes(self.invocation.end_attributes())
         except Exception as exc:
             log_once(f"{self.where}.attributes", exc)
@@ -408,9 +412,14 @@ def _record_failure(span: trace.Span, invocation: Invocation) -> None:
 
 
 def start(
-    tracer: trace.Tracer, invocation: Invocation | Callable[..., Invocation], *args: Any, where: str
+    tracer: trace.Tracer,
+    invocation: Invocation | Callable[..., Invocation],
+    *args: Any,
+    where: str,
+    parent: otel_context.Context | None = None,
 ) -> Operation | None:
-    """Start the invocation's span as a child of the current one; None (logged once) if that fails.
+    """Start the invocation's span as a child of the current one (or of ``parent``); None (logged once)
+    if that fails.
 
     ``invocation`` may be a factory, called with ``args`` inside the guard: building it from the
     framework's objects is our code and may fail.
@@ -418,7 +427,8 @@ def start(
     try:
         if not isinstance(invocation, Invocation):
             invocation = invocation(*args)
-        parent = otel_context.get_current()
+        if parent is None:
+            parent = otel_context.get_current()
         span = tracer.start_span(
             invocation.span_name(), context=parent, kind=invocation.kind, attributes=invocation.start_attributes()
         )
