@@ -136,7 +136,7 @@ def measure(framework: str, *, runs: int = 20, rounds: int = 30) -> dict[str, fl
         traced.append(_per_run_us(setup.run_once, runs))
         spans_per_run = exporter.spans / runs
         setup.instrumentor.uninstrument()
-    added = [t - p for p, t in zip(plain, traced)]
+    added = [t - p for p, t in zip(plain, traced, strict=True)]
     return {
         "baseline_us": statistics.median(plain),
         "instrumented_us": statistics.median(traced),
