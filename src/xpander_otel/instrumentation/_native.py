@@ -2,7 +2,8 @@
 
 Those frameworks emit GenAI spans themselves; we reuse them rather than duplicate them. ``NativeTracer``
 sends their spans to the instrumentor's tracer provider (the user's, or the test's, not only the global
-one), lets a patch adjust a span's kind and start attributes by name (``adjust``), and remembers the
+one), lets a patch adjust a span's kind and start attributes by name (``adjust``) and see it start
+(``on_start``), and remembers the
 spans it started until they end, so that the children a framework leaves open when a run is abandoned
 can be ended with their parent (``end_open_descendants``).
 
@@ -24,6 +25,9 @@ from . import _wrap
 # (name, kind, attributes) -> (kind, attributes): what a patch changes at span start.
 Adjust = Callable[[str, SpanKind, "dict[str, Any] | None"], "tuple[SpanKind, dict[str, Any] | None]"]
 
+# (name, span) -> None: called once the span has started (to remember it, or set what needs the span).
+OnStart = Callable[[str, trace.Span], None]
+
 # Above this many remembered spans, ended ones are forgotten at the next start.
 _PRUNE_AT = 512
 
@@ -31,9 +35,17 @@ _PRUNE_AT = 512
 class NativeTracer:
     """An OpenTelemetry ``Tracer`` that delegates to ``tracer``, adjusting spans by name."""
 
-    def __init__(self, tracer: trace.Tracer, *, adjust: Adjust | None = None, where: str = "native") -> None:
+    def __init__(
+        self,
+        tracer: trace.Tracer,
+        *,
+        adjust: Adjust | None = None,
+        on_start: OnStart | None = None,
+        where: str = "native",
+    ) -> None:
         self.tracer = tracer
         self._adjust = adjust
+        self._on_start = on_start
         self._where = where
         self._open: dict[int, trace.Span] = {}
         self._lock = threading.Lock()
@@ -57,6 +69,8 @@ class NativeTracer:
             name, context, kind, attributes, links, start_time, record_exception, set_status_on_exception
         )
         _wrap.guarded(f"{self._where}.remember", self._remember, span)
+        if self._on_start is not None:
+            _wrap.guarded(f"{self._where}.on_start", self._on_start, name, span)
         return span
 
     @contextlib.contextmanager
