@@ -371,7 +371,7 @@ def test_double_instrument_and_uninstrument_restore_the_originals(spans, llm):
     instrumentor.instrument()
     instrumentor.instrument()
     try:
-        assert all(getattr(cls, name).__wrapped__ is original for (cls, name), original in zip(WRAPPED, originals))
+        assert all(getattr(cls, name).__wrapped__ is original for (cls, name), original in zip(WRAPPED, originals, strict=True))
         run_sync(llm)
         spans.assert_tree(WEATHER_TREE)
     finally:

@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from ... import semconv, task_context
+from ... import task_context
 from .. import _wrap
 
 _tracer: trace.Tracer = trace.get_tracer(__name__)
