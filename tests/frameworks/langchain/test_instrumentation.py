@@ -393,17 +393,22 @@ class _BrokenTracer:
         raise RuntimeError("injected fault")
 
 
+class _BrokenTracerProvider(TracerProvider):
+    def get_tracer(self, *args, **kwargs):
+        return _BrokenTracer()
+
+
 @pytest.mark.parametrize(
     ("target", "places"),
     [
-        ((patch, "_tracer", _BrokenTracer()), 3),  # span creation: agent, chat and tool spans
+        (None, 3),  # span creation (a tracer that raises): agent, chat and tool spans
         ((patch, "_graph_invocation", _boom), 1),  # attribute building (agent)
         ((patch, "_chat_invocation", _boom), 1),  # attribute building (chat)
         ((patch, "_record_chat_result", _boom), 1),  # result handling
         ((patch, "_record_graph_chunk", _boom), 1),  # the stream wrapper's chunk handling
         ((patch, "_streams_natively", _boom), 1),  # the stream wrapper's set-up
     ],
-    ids=lambda t: t[1] if isinstance(t, tuple) else str(t),
+    ids=lambda t: t[1] if isinstance(t, tuple) else ("start_span" if t is None else str(t)),
 )
 def test_faults_in_our_code_never_reach_the_user(
     spans, instrument, instrumentation_failures, llm, monkeypatch, target, places
@@ -411,17 +416,26 @@ def test_faults_in_our_code_never_reach_the_user(
     baseline = comparable_state(run_sync(llm))
     baseline_chunks = [comparable_chunk(c) for c in run_stream(llm, stream_mode="updates")]
     baseline_error = run_failing(run_sync, llm, tools=(broken_weather,))
-    instrument(LangChainInstrumentor)
-    monkeypatch.setattr(*target)
-    model = make_model(llm, "scripted-answer")
+    if target is None:
+        LangChainInstrumentor().instrument(tracer_provider=_BrokenTracerProvider())
+    else:
+        instrument(LangChainInstrumentor)
+        monkeypatch.setattr(*target)
+    try:
+        _run_scenarios_twice(llm, baseline, baseline_chunks, baseline_error)
+    finally:
+        LangChainInstrumentor().uninstrument()
+    # Each failing place is logged once, however often it fails.
+    failures = instrumentation_failures()
+    assert len(failures) == places, failures
+    assert all("injected fault" in f for f in failures)
 
+
+def _run_scenarios_twice(llm, baseline, baseline_chunks, baseline_error) -> None:
+    model = make_model(llm, "scripted-answer")
     for _ in range(2):
         assert comparable_state(run_sync(llm)) == baseline
         assert [comparable_chunk(c) for c in run_stream(llm, stream_mode="updates")] == baseline_chunks
         assert "".join(c.content for c in model.stream(QUESTION)) == FINAL_ANSWER
         error = run_failing(run_sync, llm, tools=(broken_weather,))
         assert (type(error), str(error)) == (type(baseline_error), str(baseline_error))
-    # Each failing place is logged once, however often it fails.
-    failures = instrumentation_failures()
-    assert len(failures) == places, failures
-    assert all("injected fault" in f for f in failures)

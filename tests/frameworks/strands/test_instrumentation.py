@@ -294,7 +294,7 @@ def test_spans_go_to_the_given_tracer_provider_not_the_global_one(spans, llm):
 
 
 def test_double_instrument_and_uninstrument_restore_strands(spans, llm):
-    originals = {name: getattr(strands_tracer.Tracer, name.split(".")[1]) for name in patch.WRAPPERS}
+    originals = {t.name: getattr(strands_tracer.Tracer, t.name.split(".")[1]) for t in patch.TARGETS}
     original_tracer = strands_tracer.get_tracer().tracer
     instrumentor = StrandsInstrumentor()
     instrumentor.instrument()
@@ -308,7 +308,7 @@ def test_double_instrument_and_uninstrument_restore_strands(spans, llm):
         instrumentor.uninstrument()
         instrumentor.uninstrument()
 
-    assert {name: getattr(strands_tracer.Tracer, name.split(".")[1]) for name in patch.WRAPPERS} == originals
+    assert {t.name: getattr(strands_tracer.Tracer, t.name.split(".")[1]) for t in patch.TARGETS} == originals
     assert strands_tracer.get_tracer().tracer is original_tracer
     spans.clear()
     run_sync(llm)

@@ -122,3 +122,7 @@ def run_async(wrapped, instance, args, kwargs):
     ``Runner.run`` (sync) drives ``run_async`` in a thread, so it is covered too.
     """
     return _observed_run(wrapped, args, kwargs)
+
+
+# ADK starts the spans itself: the wrapper needs no tracer of ours.
+TARGETS = [_wrap.Target("google.adk.runners", "Runner.run_async", lambda _tracer: run_async)]

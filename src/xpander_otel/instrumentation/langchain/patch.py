@@ -21,13 +21,6 @@ from opentelemetry import trace
 from ... import task_context
 from .. import _wrap
 
-_tracer: trace.Tracer = trace.get_tracer(__name__)
-
-
-def set_tracer(tracer: trace.Tracer) -> None:
-    global _tracer
-    _tracer = tracer
-
 
 def _argument(args: tuple[Any, ...], kwargs: dict[str, Any], index: int, name: str) -> Any:
     return kwargs[name] if name in kwargs else (args[index] if len(args) > index else None)
@@ -96,9 +89,8 @@ def _graph_invocation(instance: Any, args: tuple[Any, ...], kwargs: dict[str, An
     )
 
 
-def _start_graph(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _wrap.Operation | None:
-    invocation = _wrap.guarded("langgraph.invocation", _graph_invocation, instance, args, kwargs)
-    return _wrap.start(_tracer, invocation, where="langgraph.run") if invocation is not None else None
+def _start_graph(tracer: trace.Tracer, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]):
+    return _wrap.start(tracer, _graph_invocation, instance, args, kwargs, where="langgraph.run")
 
 
 def _record_graph_result(invocation: _wrap.AgentInvocation, result: Any) -> None:
@@ -119,34 +111,47 @@ def _record_graph_chunk(invocation: _wrap.AgentInvocation, chunk: Any) -> None:
         invocation.output = text
 
 
-def graph_invoke(wrapped, instance, args, kwargs):
-    def run(*a: Any, **k: Any) -> Any:
-        token = _inner_stream_of.set(instance)
-        try:
-            return wrapped(*a, **k)
-        finally:
-            _inner_stream_of.reset(token)
+def graph_invoke(tracer: trace.Tracer):
+    def wrapper(wrapped, instance, args, kwargs):
+        def run(*a: Any, **k: Any) -> Any:
+            token = _inner_stream_of.set(instance)
+            try:
+                return wrapped(*a, **k)
+            finally:
+                _inner_stream_of.reset(token)
 
-    return _wrap.call(_start_graph(instance, args, kwargs), run, args, kwargs, on_result=_record_graph_result)
+        operation = _start_graph(tracer, instance, args, kwargs)
+        return _wrap.call(operation, run, args, kwargs, on_result=_record_graph_result)
 
-
-def graph_ainvoke(wrapped, instance, args, kwargs):
-    async def run(*a: Any, **k: Any) -> Any:
-        token = _inner_stream_of.set(instance)
-        try:
-            return await wrapped(*a, **k)
-        finally:
-            _inner_stream_of.reset(token)
-
-    return _wrap.call(_start_graph(instance, args, kwargs), run, args, kwargs, on_result=_record_graph_result)
+    return wrapper
 
 
-def graph_stream(wrapped, instance, args, kwargs):
+def graph_ainvoke(tracer: trace.Tracer):
+    def wrapper(wrapped, instance, args, kwargs):
+        async def run(*a: Any, **k: Any) -> Any:
+            token = _inner_stream_of.set(instance)
+            try:
+                return await wrapped(*a, **k)
+            finally:
+                _inner_stream_of.reset(token)
+
+        operation = _start_graph(tracer, instance, args, kwargs)
+        return _wrap.call(operation, run, args, kwargs, on_result=_record_graph_result)
+
+    return wrapper
+
+
+def graph_stream(tracer: trace.Tracer):
     """``stream`` and ``astream``: a run of its own, unless it is the inside of ``invoke``/``ainvoke``."""
-    if _inner_stream_of.get() is instance:
-        _inner_stream_of.set(None)
-        return wrapped(*args, **kwargs)
-    return _wrap.call(_start_graph(instance, args, kwargs), wrapped, args, kwargs, on_chunk=_record_graph_chunk)
+
+    def wrapper(wrapped, instance, args, kwargs):
+        if _inner_stream_of.get() is instance:
+            _inner_stream_of.set(None)
+            return wrapped(*args, **kwargs)
+        operation = _start_graph(tracer, instance, args, kwargs)
+        return _wrap.call(operation, wrapped, args, kwargs, on_chunk=_record_graph_chunk)
+
+    return wrapper
 
 
 # --- chat models -------------------------------------------------------------------------------------
@@ -178,9 +183,8 @@ def _chat_invocation(instance: Any, messages: Any, kwargs: dict[str, Any]) -> _w
     return invocation
 
 
-def _start_chat(instance: Any, messages: Any, kwargs: dict[str, Any]) -> _wrap.Operation | None:
-    invocation = _wrap.guarded("langchain.chat_invocation", _chat_invocation, instance, messages, kwargs)
-    return _wrap.start(_tracer, invocation, where="langchain.chat") if invocation is not None else None
+def _start_chat(tracer: trace.Tracer, instance: Any, messages: Any, kwargs: dict[str, Any]):
+    return _wrap.start(tracer, _chat_invocation, instance, messages, kwargs, where="langchain.chat")
 
 
 def _record_message(invocation: _wrap.ChatInvocation, message: Any) -> None:
@@ -207,10 +211,14 @@ def _record_chat_chunk(invocation: _wrap.ChatInvocation, chunk: Any) -> None:
     _record_message(invocation, chunk)
 
 
-def chat_generate(wrapped, instance, args, kwargs):
+def chat_generate(tracer: trace.Tracer):
     """``_generate_with_cache`` and ``_agenerate_with_cache`` (messages first)."""
-    operation = _start_chat(instance, _argument(args, kwargs, 0, "messages"), kwargs)
-    return _wrap.call(operation, wrapped, args, kwargs, on_result=_record_chat_result)
+
+    def wrapper(wrapped, instance, args, kwargs):
+        operation = _start_chat(tracer, instance, _argument(args, kwargs, 0, "messages"), kwargs)
+        return _wrap.call(operation, wrapped, args, kwargs, on_result=_record_chat_result)
+
+    return wrapper
 
 
 def _streams_natively(instance: Any, kwargs: dict[str, Any], async_api: bool) -> bool:
@@ -218,21 +226,26 @@ def _streams_natively(instance: Any, kwargs: dict[str, Any], async_api: bool) ->
     return bool(instance._should_stream(async_api=async_api, **{**kwargs, "stream": True}))
 
 
-def _chat_stream(wrapped, instance, args, kwargs, async_api: bool):
-    if not _wrap.guarded("langchain.should_stream", _streams_natively, instance, kwargs, async_api):
-        return wrapped(*args, **kwargs)
-    input_ = _argument(args, kwargs, 0, "input")
-    messages = input_ if isinstance(input_, list) else [input_]
-    operation = _start_chat(instance, messages, kwargs)
-    return _wrap.call(operation, wrapped, args, kwargs, on_chunk=_record_chat_chunk)
+def _chat_stream(tracer: trace.Tracer, *, async_api: bool):
+    """``stream`` and ``astream``."""
+
+    def wrapper(wrapped, instance, args, kwargs):
+        if not _wrap.guarded("langchain.should_stream", _streams_natively, instance, kwargs, async_api):
+            return wrapped(*args, **kwargs)
+        input_ = _argument(args, kwargs, 0, "input")
+        messages = input_ if isinstance(input_, list) else [input_]
+        operation = _start_chat(tracer, instance, messages, kwargs)
+        return _wrap.call(operation, wrapped, args, kwargs, on_chunk=_record_chat_chunk)
+
+    return wrapper
 
 
-def chat_stream(wrapped, instance, args, kwargs):
-    return _chat_stream(wrapped, instance, args, kwargs, async_api=False)
+def chat_stream(tracer: trace.Tracer):
+    return _chat_stream(tracer, async_api=False)
 
 
-def chat_astream(wrapped, instance, args, kwargs):
-    return _chat_stream(wrapped, instance, args, kwargs, async_api=True)
+def chat_astream(tracer: trace.Tracer):
+    return _chat_stream(tracer, async_api=True)
 
 
 # --- tools -------------------------------------------------------------------------------------------
@@ -254,24 +267,29 @@ def _record_tool_result(invocation: _wrap.ToolInvocation, result: Any) -> None:
         invocation.result = getattr(result, "content", result)
 
 
-def tool_run(wrapped, instance, args, kwargs):
+def tool_run(tracer: trace.Tracer):
     """``BaseTool.run`` and ``arun``."""
-    invocation = _wrap.guarded("langchain.tool_invocation", _tool_invocation, instance, args, kwargs)
-    operation = _wrap.start(_tracer, invocation, where="langchain.tool") if invocation is not None else None
-    return _wrap.call(operation, wrapped, args, kwargs, on_result=_record_tool_result)
+
+    def wrapper(wrapped, instance, args, kwargs):
+        operation = _wrap.start(tracer, _tool_invocation, instance, args, kwargs, where="langchain.tool")
+        return _wrap.call(operation, wrapped, args, kwargs, on_result=_record_tool_result)
+
+    return wrapper
 
 
-CORE_WRAPPERS = {
-    ("langchain_core.language_models.chat_models", "BaseChatModel._generate_with_cache"): chat_generate,
-    ("langchain_core.language_models.chat_models", "BaseChatModel._agenerate_with_cache"): chat_generate,
-    ("langchain_core.language_models.chat_models", "BaseChatModel.stream"): chat_stream,
-    ("langchain_core.language_models.chat_models", "BaseChatModel.astream"): chat_astream,
-    ("langchain_core.tools.base", "BaseTool.run"): tool_run,
-    ("langchain_core.tools.base", "BaseTool.arun"): tool_run,
-}
-LANGGRAPH_WRAPPERS = {
-    ("langgraph.pregel.main", "Pregel.invoke"): graph_invoke,
-    ("langgraph.pregel.main", "Pregel.ainvoke"): graph_ainvoke,
-    ("langgraph.pregel.main", "Pregel.stream"): graph_stream,
-    ("langgraph.pregel.main", "Pregel.astream"): graph_stream,
-}
+_CHAT_MODELS = "langchain_core.language_models.chat_models"
+_TOOLS = "langchain_core.tools.base"
+# Without LangGraph installed these four are skipped (one debug line each); chat and tool spans remain.
+_GRAPHS = "langgraph.pregel.main"
+TARGETS = [
+    _wrap.Target(_CHAT_MODELS, "BaseChatModel._generate_with_cache", chat_generate),
+    _wrap.Target(_CHAT_MODELS, "BaseChatModel._agenerate_with_cache", chat_generate),
+    _wrap.Target(_CHAT_MODELS, "BaseChatModel.stream", chat_stream),
+    _wrap.Target(_CHAT_MODELS, "BaseChatModel.astream", chat_astream),
+    _wrap.Target(_TOOLS, "BaseTool.run", tool_run),
+    _wrap.Target(_TOOLS, "BaseTool.arun", tool_run),
+    _wrap.Target(_GRAPHS, "Pregel.invoke", graph_invoke),
+    _wrap.Target(_GRAPHS, "Pregel.ainvoke", graph_ainvoke),
+    _wrap.Target(_GRAPHS, "Pregel.stream", graph_stream),
+    _wrap.Target(_GRAPHS, "Pregel.astream", graph_stream),
+]

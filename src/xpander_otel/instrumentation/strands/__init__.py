@@ -1,5 +1,6 @@
 """Strands Agents: reuse its native GenAI spans, send them to our tracer provider, add what is missing.
 
+>>> from xpander_otel.instrumentation.strands import StrandsInstrumentor
 >>> StrandsInstrumentor().instrument(tracer_provider=provider)   # doctest: +SKIP
 """
 
@@ -8,18 +9,16 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-import wrapt
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-from opentelemetry.instrumentation.utils import unwrap
 
 from .. import _wrap
-from . import patch
 from .package import _instruments
 
 
 class StrandsInstrumentor(BaseInstrumentor):
     """Strands' agent, chat and tool spans on the given tracer provider, with xpander ids and CLIENT chats."""
 
+    _wrapped: list[tuple[Any, str]] = []
     _original_tracer: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -28,19 +27,21 @@ class StrandsInstrumentor(BaseInstrumentor):
     def _instrument(self, **kwargs: Any) -> None:
         from strands.telemetry import tracer as strands_tracer
 
+        from . import patch
+
         _wrap.refresh_content_capture()
         singleton = strands_tracer.get_tracer()
         self._original_tracer = singleton.tracer
         singleton.tracer = patch.native_tracer(kwargs.get("tracer_provider"))
-        for name, wrapper in patch.WRAPPERS.items():
-            wrapt.wrap_function_wrapper(patch.STRANDS_TRACER_MODULE, name, wrapper)
+        self._wrapped = _wrap.wrap_targets(patch.TARGETS, singleton.tracer)
 
     def _uninstrument(self, **kwargs: Any) -> None:
         from strands.telemetry import tracer as strands_tracer
 
-        for name in patch.WRAPPERS:
-            cls, method = name.split(".")
-            unwrap(getattr(strands_tracer, cls), method)
+        _wrap.unwrap_targets(self._wrapped)
         if self._original_tracer is not None:
             strands_tracer.get_tracer().tracer = self._original_tracer
             self._original_tracer = None
+
+
+__all__ = ["StrandsInstrumentor"]

@@ -122,11 +122,17 @@ def end_span_with_cancellation(wrapped, instance, args, kwargs):
     return result
 
 
-# Tracer method -> our wrapper.
-WRAPPERS = {
-    "Tracer.start_agent_span": start_agent_span,
-    "Tracer.end_agent_span": end_agent_span,
-    "Tracer.start_model_invoke_span": start_model_invoke_span,
-    "Tracer.end_model_invoke_span": end_model_invoke_span,
-    "Tracer.end_span_with_cancellation": end_span_with_cancellation,
-}
+def _uses_native_spans(wrapper):
+    # Strands starts the spans itself: these wrappers need no tracer of ours.
+    return lambda _tracer: wrapper
+
+
+TARGETS = [
+    _wrap.Target(STRANDS_TRACER_MODULE, "Tracer.start_agent_span", _uses_native_spans(start_agent_span)),
+    _wrap.Target(STRANDS_TRACER_MODULE, "Tracer.end_agent_span", _uses_native_spans(end_agent_span)),
+    _wrap.Target(STRANDS_TRACER_MODULE, "Tracer.start_model_invoke_span", _uses_native_spans(start_model_invoke_span)),
+    _wrap.Target(STRANDS_TRACER_MODULE, "Tracer.end_model_invoke_span", _uses_native_spans(end_model_invoke_span)),
+    _wrap.Target(
+        STRANDS_TRACER_MODULE, "Tracer.end_span_with_cancellation", _uses_native_spans(end_span_with_cancellation)
+    ),
+]
