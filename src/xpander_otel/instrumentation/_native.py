@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind
 from . import _wrap
 
 # (name, kind, attributes) -> (kind, attributes): what a patch changes at span start.
-Adjust = Callable[[str, SpanKind, "dict[str, Any] | None"], "tuple[SpanKind, dict[str, Any] | None]"]
+Adjust = Callable[[str, SpanKind, "Mapping[str, Any] | None"], "tuple[SpanKind, Mapping[str, Any] | None]"]
 
 # (name, span) -> None: called once the span has started (to remember it, or set what needs the span).
 OnStart = Callable[[str, trace.Span], None]
@@ -62,7 +62,8 @@ class NativeTracer:
         set_status_on_exception: bool = True,
     ) -> trace.Span:
         if self._adjust is not None:
-            adjusted = _wrap.guarded(f"{self._where}.adjust", self._adjust, name, kind, _copy(attributes))
+            # ``adjust`` returns a new mapping when it adds attributes: the caller's is never changed.
+            adjusted = _wrap.guarded(f"{self._where}.adjust", self._adjust, name, kind, attributes)
             if adjusted is not None:
                 kind, attributes = adjusted
         span = self.tracer.start_span(
@@ -139,7 +140,3 @@ class NativeTracer:
         with self._lock:
             self._forget_ended()
         return ended
-
-
-def _copy(attributes: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return dict(attributes) if attributes is not None else None

@@ -337,3 +337,12 @@ def test_faults_in_our_code_never_reach_the_user(spans, instrument, instrumentat
     failures = instrumentation_failures()
     assert len(failures) == 1, failures
     assert "injected fault" in failures[0]
+
+
+def test_task_content_can_be_turned_off(spans, instrument, llm, monkeypatch):
+    monkeypatch.setenv("XPANDER_CAPTURE_TASK_CONTENT", "false")
+    instrument(GoogleADKInstrumentor)
+    run_sync(llm)
+    attributes = spans.one("invoke_workflow weather").attributes
+    assert semconv.XPANDER_TASK_INPUT not in attributes and semconv.XPANDER_TASK_RESULT not in attributes
+    assert "sk-test" not in " ".join(str(v) for s in spans.finished() for v in s.attributes.values())

@@ -10,11 +10,11 @@ import asyncio
 import gc
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
+import httpx2
 import pytest
 from langchain.agents import create_agent
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool, StructuredTool, ToolException, tool
 from langchain_openai import ChatOpenAI
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.pregel.main import Pregel
@@ -51,15 +51,17 @@ def broken_weather(city: str) -> str:
 
 
 def make_model(llm, model="scripted-weather") -> ChatOpenAI:
-    # A fresh async HTTP client per model: langchain-openai's shared one is bound to the first event loop,
-    # and each test's asyncio.run() has its own.
+    # Fresh HTTP clients (the openai SDK's httpx2) per model: langchain-openai's shared async one is bound
+    # to the first event loop (each asyncio.run() has its own), and a shared sync one may reuse a keep-alive
+    # connection the server has just closed.
     return ChatOpenAI(
         model=model,
         base_url=llm.base_url,
         api_key="sk-test",
         stream_usage=True,
         max_retries=0,
-        http_async_client=httpx.AsyncClient(),
+        http_client=httpx2.Client(),
+        http_async_client=httpx2.AsyncClient(),
     )
 
 
@@ -220,6 +222,26 @@ def test_tool_error_is_recorded_and_reraised_unchanged(spans, instrument, llm):
         span = spans.one(name)
         assert span.status.status_code == StatusCode.ERROR
         assert span.attributes["error.type"] == "ValueError"
+
+
+def test_tool_error_handled_by_the_tool_marks_only_its_span(spans, instrument, llm):
+    def weather(city: str) -> str:
+        """The weather in a city (always fails)."""
+        raise ToolException(f"no weather for {city}")
+
+    handled = StructuredTool.from_function(weather, name="get_weather", handle_tool_error=True)
+    baseline = run_sync(llm, tools=(handled,))
+    spans.clear()
+    instrument(LangChainInstrumentor)
+
+    state = run_sync(llm, tools=(handled,))
+    assert comparable_state(state) == comparable_state(baseline)
+    assert state["messages"][2].content == "no weather for Paris"
+    spans.assert_tree(WEATHER_TREE)
+    tool_span = spans.one("execute_tool get_weather")
+    assert tool_span.status.status_code == StatusCode.ERROR
+    assert tool_span.attributes["error.type"] == "tool_error"
+    assert spans.one("invoke_agent weather").status.status_code == StatusCode.UNSET
 
 
 @pytest.mark.parametrize("run", [run_sync, run_async], ids=["sync", "async"])
@@ -439,3 +461,32 @@ def _run_scenarios_twice(llm, baseline, baseline_chunks, baseline_error) -> None
         assert "".join(c.content for c in model.stream(QUESTION)) == FINAL_ANSWER
         error = run_failing(run_sync, llm, tools=(broken_weather,))
         assert (type(error), str(error)) == (type(baseline_error), str(baseline_error))
+
+
+def _all_attribute_text(spans) -> str:
+    return " ".join(str(v) for s in spans.finished() for v in s.attributes.values())
+
+
+def test_message_content_only_when_capture_is_on(spans, instrument, llm, monkeypatch):
+    instrument(LangChainInstrumentor)
+    run_sync(llm)
+    chat, tool_span = spans.named("chat scripted-weather")[0], spans.one("execute_tool get_weather")
+    assert semconv.INPUT_MESSAGES not in chat.attributes and semconv.OUTPUT_MESSAGES not in chat.attributes
+    assert semconv.TOOL_CALL_ARGUMENTS not in tool_span.attributes
+    # The task's input and result are on by default (a task report needs them).
+    assert spans.one("invoke_agent weather").attributes[semconv.XPANDER_TASK_RESULT] == FINAL_ANSWER
+
+    spans.clear()
+    LangChainInstrumentor().uninstrument()
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    monkeypatch.setenv("XPANDER_CAPTURE_TASK_CONTENT", "false")
+    instrument(LangChainInstrumentor)
+    run_sync(llm)
+    first, last = spans.named("chat scripted-weather")
+    assert QUESTION in first.attributes[semconv.INPUT_MESSAGES]
+    assert FINAL_ANSWER in last.attributes[semconv.OUTPUT_MESSAGES]
+    tool_span = spans.one("execute_tool get_weather")
+    assert "Paris" in tool_span.attributes[semconv.TOOL_CALL_ARGUMENTS]
+    assert tool_span.attributes[semconv.TOOL_CALL_RESULT] == "sunny in Paris"
+    assert semconv.XPANDER_TASK_RESULT not in spans.one("invoke_agent weather").attributes
+    assert "sk-test" not in _all_attribute_text(spans)  # the model's API key never reaches a span

@@ -362,3 +362,12 @@ def test_concurrent_agents_share_one_native_tracer_safely(spans, instrument, llm
     assert errors == []
     assert len(spans.by_prefix("invoke_agent weather")) == 4
     spans.assert_all_ended()
+
+
+def test_task_content_can_be_turned_off(spans, instrument, llm, monkeypatch):
+    monkeypatch.setenv("XPANDER_CAPTURE_TASK_CONTENT", "false")
+    instrument(StrandsInstrumentor)
+    run_sync(llm)
+    attributes = spans.one("invoke_agent weather").attributes
+    assert semconv.XPANDER_TASK_INPUT not in attributes and semconv.XPANDER_TASK_RESULT not in attributes
+    assert "sk-test" not in " ".join(str(v) for s in spans.finished() for v in s.attributes.values())

@@ -263,6 +263,9 @@ def _tool_invocation(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any
 
 
 def _record_tool_result(invocation: _wrap.ToolInvocation, result: Any) -> None:
+    # A tool with ``handle_tool_error`` returns its failure as an error ToolMessage instead of raising.
+    if getattr(result, "status", None) == "error":
+        invocation.fail(getattr(result, "content", None), "tool_error")
     if _wrap.content_capture().messages:
         invocation.result = getattr(result, "content", result)
 
