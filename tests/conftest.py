@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from _servers import RecordingServer, ServerThread
 
+from _servers import RecordingServer, ServerThread
 from xpander_otel.devserver import scripted_llm
 
 
