@@ -1,0 +1,60 @@
+"""OTLP/gRPC ``TraceService/Export`` with grpcio: the same ingest seam and answers as OTLP/HTTP.
+
+gzip-compressed requests are inflated by grpcio itself; ``max_receive_message_length`` caps the
+inflated message, so a compression bomb ends as RESOURCE_EXHAUSTED before it is held in memory.
+"""
+
+from __future__ import annotations
+
+from concurrent import futures
+
+import grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from .decode import export_response
+from .limits import ReceiverLimits
+from .receiver import Ingest, token_matches
+
+
+class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
+    def __init__(self, ingest: Ingest, auth_token: str | None) -> None:
+        self._ingest = ingest
+        self._auth_token = auth_token
+
+    def Export(
+        self, request: ExportTraceServiceRequest, context: grpc.ServicerContext
+    ) -> ExportTraceServiceResponse:
+        metadata = dict(context.invocation_metadata())
+        if not token_matches(metadata.get("authorization"), self._auth_token):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
+        result = self._ingest(request)
+        if not result.accepted:
+            context.abort(grpc.StatusCode.UNAVAILABLE, result.error_message)
+        return export_response(result.rejected_spans, result.error_message)
+
+
+def start_grpc_server(
+    ingest: Ingest,
+    *,
+    port: int,
+    host: str = "127.0.0.1",
+    auth_token: str | None = None,
+    limits: ReceiverLimits | None = None,
+    workers: int = 4,
+) -> tuple[grpc.Server, int]:
+    """Start the OTLP/gRPC receiver; returns the server and the port it bound (``port=0``: a free one)."""
+    limits = limits or ReceiverLimits()
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
+        options=[("grpc.max_receive_message_length", limits.max_decompressed_bytes)],
+    )
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(ingest, auth_token), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if not bound:
+        raise OSError(f"cannot bind the OTLP/gRPC port {host}:{port}")
+    server.start()
+    return server, bound
