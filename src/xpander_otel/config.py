@@ -185,3 +185,13 @@ def _env_number(name: str, default, kind):
         return kind(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+# --- the OTLP bridge -----------------------------------------------------------------------------------
+
+ENV_BRIDGE_TOKEN = "XPANDER_BRIDGE_TOKEN"
+
+
+def bridge_token() -> str | None:
+    """``XPANDER_BRIDGE_TOKEN``: the bearer token OTLP clients must send to the bridge (None: no check)."""
+    return _env(ENV_BRIDGE_TOKEN)
