@@ -9,6 +9,7 @@ import httpx
 import pytest
 from google.protobuf import json_format
 from google.rpc import status_pb2
+from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -241,6 +242,8 @@ def test_grpc_partial_success_busy_and_bomb(grpc_receiver, ingest):
     with pytest.raises(grpc.RpcError) as busy:
         grpc_receiver.Export(export_request(), timeout=5)
     assert busy.value.code() == grpc.StatusCode.UNAVAILABLE
+    retry_info = RetryInfo.FromString(dict(busy.value.trailing_metadata())["google.rpc.retryinfo-bin"])
+    assert retry_info.retry_delay.seconds == LIMITS.retry_after_seconds
     bomb = export_request()
     bomb.resource_spans[0].scope_spans[0].spans[0].name = "x" * (LIMITS.max_decompressed_bytes + 1)
     with pytest.raises(grpc.RpcError) as too_big:

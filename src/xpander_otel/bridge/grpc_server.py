@@ -9,6 +9,8 @@ from __future__ import annotations
 from concurrent import futures
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
+from google.rpc.error_details_pb2 import RetryInfo
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
@@ -21,9 +23,11 @@ from .receiver import Ingest, token_matches
 
 
 class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
-    def __init__(self, ingest: Ingest, auth_token: str | None) -> None:
+    def __init__(self, ingest: Ingest, auth_token: str | None, retry_after_seconds: int) -> None:
         self._ingest = ingest
         self._auth_token = auth_token
+        # OTLP's retry hint for UNAVAILABLE: a google.rpc.RetryInfo in the trailing metadata.
+        self._retry_info = RetryInfo(retry_delay=Duration(seconds=retry_after_seconds)).SerializeToString()
 
     def Export(
         self, request: ExportTraceServiceRequest, context: grpc.ServicerContext
@@ -33,6 +37,7 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token")
         result = self._ingest(request)
         if not result.accepted:
+            context.set_trailing_metadata([("google.rpc.retryinfo-bin", self._retry_info)])
             context.abort(grpc.StatusCode.UNAVAILABLE, result.error_message)
         return export_response(result.rejected_spans, result.error_message)
 
@@ -52,7 +57,7 @@ def start_grpc_server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="otlp-grpc"),
         options=[("grpc.max_receive_message_length", limits.max_decompressed_bytes)],
     )
-    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(ingest, auth_token), server)
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(TraceService(ingest, auth_token, limits.retry_after_seconds), server)
     bound = server.add_insecure_port(f"{host}:{port}")
     if not bound:
         raise OSError(f"cannot bind the OTLP/gRPC port {host}:{port}")

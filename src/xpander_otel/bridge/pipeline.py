@@ -102,6 +102,8 @@ class BridgePipeline:
     def close(self, timeout_s: float = 10.0) -> bool:
         """Assemble what is held (nothing more will come), spool it, and let delivery drain in ``timeout_s``."""
         with self._lock:
+            if self._stopping:
+                return not self._thread.is_alive()
             self._stopping = True
             self._lock.notify()
         self._thread.join(timeout=timeout_s)
