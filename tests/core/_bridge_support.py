@@ -31,16 +31,16 @@ class BridgeProcess:
             [sys.executable, "-m", "xpander_otel.cli", "bridge", "--http-port", str(self.http_port),
              "--grpc-port", str(self.grpc_port), "--spool", str(spool), *args],
             env=clean, stdout=self._log_file, stderr=subprocess.STDOUT)
-        self._wait_ready()
 
-    def _wait_ready(self) -> None:
+    def ready(self) -> BridgeProcess:
+        """Wait until ``/healthz`` answers (start several processes first, then wait for each)."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"bridge exited: {self.log.read_text()}")
             try:
                 if httpx.get(f"{self.http}/healthz", timeout=1).status_code == 200:
-                    return
+                    return self
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)

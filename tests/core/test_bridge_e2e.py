@@ -35,7 +35,7 @@ def xpander_api():
 @pytest.fixture(scope="module")
 def shared_bridge(xpander_api, tmp_path_factory):
     process = BridgeProcess(xpander_api.url, tmp_path_factory.mktemp("bridge") / "spool.sqlite3",
-                            "--grace-seconds", "0.3", env={"XPANDER_BRIDGE_TOKEN": TOKEN})
+                            "--grace-seconds", "0.3", env={"XPANDER_BRIDGE_TOKEN": TOKEN}).ready()
     yield process
     assert process.stop() == 0
 
