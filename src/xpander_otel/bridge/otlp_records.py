@@ -21,8 +21,7 @@ from ..exporter.spans import SpanRecord, _error_message
 _TRACE_ID_BYTES = 16
 _SPAN_ID_BYTES = 8
 # Span.flags bits 8 and 9: "the parent's is_remote is known" and "the parent is remote".
-_HAS_IS_REMOTE = 0x100
-_IS_REMOTE = 0x200
+_REMOTE_PARENT = 0x100 | 0x200
 
 
 @dataclass
@@ -46,31 +45,39 @@ def records_from_request(request: ExportTraceServiceRequest) -> Converted:
         resource = attributes_dict(resource_spans.resource.attributes)
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
-                problem = _id_problem(span)
-                if problem:
+                record = record_from_span(span, resource)
+                if isinstance(record, str):
                     out.rejected += 1
-                    out.reason = out.reason or problem
-                    continue
-                out.records.append(record_from_span(span, resource))
+                    out.reason = out.reason or record
+                else:
+                    out.records.append(record)
     return out
 
 
-def record_from_span(span: Span, resource: Mapping[str, Any]) -> SpanRecord:
-    """One OTLP span (ids already checked) as a record sharing ``resource`` with its siblings."""
-    is_error = span.status.code == Status.STATUS_CODE_ERROR
-    has_parent = bool(span.parent_span_id)
+def record_from_span(span: Span, resource: Mapping[str, Any]) -> SpanRecord | str:
+    """One OTLP span as a record sharing ``resource`` with its siblings, or why its ids are invalid."""
+    trace_id, span_id, parent_span_id = span.trace_id, span.span_id, span.parent_span_id
+    if len(trace_id) != _TRACE_ID_BYTES or not any(trace_id):
+        return f"trace_id must be {_TRACE_ID_BYTES} bytes and not all zero"
+    if len(span_id) != _SPAN_ID_BYTES or not any(span_id):
+        return f"span_id must be {_SPAN_ID_BYTES} bytes and not all zero"
+    if parent_span_id and len(parent_span_id) != _SPAN_ID_BYTES:
+        return f"parent_span_id must be empty or {_SPAN_ID_BYTES} bytes"
+    status = span.status
+    is_error = status.code == Status.STATUS_CODE_ERROR
+    start_ns = span.start_time_unix_nano
     return SpanRecord(
-        trace_id=int.from_bytes(span.trace_id, "big"),
-        span_id=int.from_bytes(span.span_id, "big"),
-        parent_id=int.from_bytes(span.parent_span_id, "big") if has_parent else None,
+        trace_id=int.from_bytes(trace_id, "big"),
+        span_id=int.from_bytes(span_id, "big"),
+        parent_id=int.from_bytes(parent_span_id, "big") if parent_span_id else None,
         name=span.name,
-        start_ns=span.start_time_unix_nano,
-        end_ns=span.end_time_unix_nano or span.start_time_unix_nano,
+        start_ns=start_ns,
+        end_ns=span.end_time_unix_nano or start_ns,
         is_error=is_error,
-        error_message=_error_message(span.status.message, _events(span.events)) if is_error else None,
+        error_message=_error_message(status.message, _events(span.events)) if is_error else None,
         attributes=attributes_dict(span.attributes),
         resource=resource,
-        parent_is_remote=has_parent and span.flags & (_HAS_IS_REMOTE | _IS_REMOTE) == _HAS_IS_REMOTE | _IS_REMOTE,
+        parent_is_remote=bool(parent_span_id) and span.flags & _REMOTE_PARENT == _REMOTE_PARENT,
     )
 
 
@@ -81,6 +88,8 @@ def attributes_dict(attributes: Iterable[KeyValue]) -> dict[str, Any]:
 def any_value(value: AnyValue) -> Any:
     """The Python value of an OTLP ``AnyValue`` (None when unset)."""
     kind = value.WhichOneof("value")
+    if kind == "string_value":  # by far the most common
+        return value.string_value
     if kind is None:
         return None
     if kind == "array_value":
@@ -92,13 +101,3 @@ def any_value(value: AnyValue) -> Any:
 
 def _events(events: Iterable[Span.Event]) -> list[_Event]:
     return [_Event(e.name, attributes_dict(e.attributes)) for e in events]
-
-
-def _id_problem(span: Span) -> str:
-    if len(span.trace_id) != _TRACE_ID_BYTES or not any(span.trace_id):
-        return f"trace_id must be {_TRACE_ID_BYTES} bytes and not all zero"
-    if len(span.span_id) != _SPAN_ID_BYTES or not any(span.span_id):
-        return f"span_id must be {_SPAN_ID_BYTES} bytes and not all zero"
-    if span.parent_span_id and len(span.parent_span_id) != _SPAN_ID_BYTES:
-        return f"parent_span_id must be empty or {_SPAN_ID_BYTES} bytes"
-    return ""

@@ -62,6 +62,7 @@ class BridgePipeline:
                                                            is_anchor)
         self._queue: deque[list[SpanRecord]] = deque()
         self._queued_spans = 0
+        self._assembling = 0  # spans released by the grace window, in the assembler right now
         self._lock = threading.Condition()
         self._stopping = False
         self._unaddressed_logged: set[str] = set()
@@ -97,7 +98,9 @@ class BridgePipeline:
 
     @property
     def pending_spans(self) -> int:
-        return self._queued_spans + self._grace.held_spans
+        """Spans taken but not yet assembled into spooled reports (queued, held, or being assembled)."""
+        with self._lock:
+            return self._queued_spans + self._grace.held_spans + self._assembling
 
     def close(self, timeout_s: float = 10.0) -> bool:
         """Assemble what is held (nothing more will come), spool it, and let delivery drain in ``timeout_s``."""
@@ -124,20 +127,23 @@ class BridgePipeline:
                 self._assemble(batches)
             except Exception:  # a bad span must not stop the bridge; the next batch goes on
                 log.exception("xpander bridge could not assemble %d batch(es)", len(batches))
-            finally:
-                with self._lock:
-                    self._queued_spans -= sum(len(b) for b in batches)
             if stopping:
                 return
 
     def _assemble(self, batches: list[list[SpanRecord]]) -> None:
         now = self._clock()
         passing: list[SpanRecord] = []
-        for batch in batches:
-            passing.extend(self._grace.add(batch, now))
-        passing.extend(self._grace.expire(now))
-        tasks = self.assembler.add(passing, now) if passing else []
-        self._deliver(tasks + self.assembler.expire(now))
+        with self._lock:  # so that pending_spans never misses spans moving from the window to the assembler
+            self._queued_spans -= sum(len(b) for b in batches)
+            for batch in batches:
+                passing.extend(self._grace.add(batch, now))
+            passing.extend(self._grace.expire(now))
+            self._assembling = len(passing)
+        try:
+            tasks = self.assembler.add(passing, now) if passing else []
+            self._deliver(tasks + self.assembler.expire(now))
+        finally:
+            self._assembling = 0
 
     def _deliver(self, tasks: list[AssembledTask]) -> None:
         items = []
