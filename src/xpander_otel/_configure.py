@@ -83,7 +83,7 @@ def configure(
             return _active
         provider = tracer_provider or _global_sdk_provider(service_name)
         exporter = XpanderSpanExporter(agent_id, configuration=configuration, agent_map=agent_map,
-                                       spool_path=spool_path)
+                                       spool_path=spool_path, watch_global_provider=False)
         processor = XpanderSpanProcessor(exporter)
         provider.add_span_processor(processor)
         telemetry = Telemetry(provider, exporter, processor)
@@ -115,10 +115,15 @@ def _instrument_all(telemetry: Telemetry) -> None:
             instrumentor = entry_point.load()()
             if instrumentor.is_instrumented_by_opentelemetry:
                 continue
+            # Checked here so that a framework that is not installed is skipped quietly (instrument() logs it).
+            conflict = instrumentor._check_dependency_conflicts()
+            if conflict is not None:
+                log.debug("xpander-otel skips %s: %s", entry_point.name, conflict)
+                continue
             instrumentor.instrument(tracer_provider=telemetry.tracer_provider)
         except Exception as exc:
             log.warning("xpander-otel could not instrument %s: %s", entry_point.name, exc)
             continue
-        if instrumentor.is_instrumented_by_opentelemetry:  # False when its framework is not installed
+        if instrumentor.is_instrumented_by_opentelemetry:
             telemetry.instrumented.append(entry_point.name)
             telemetry._instrumentors.append(instrumentor)

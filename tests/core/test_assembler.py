@@ -332,3 +332,14 @@ def test_flush_reports_every_waiting_run():
     run = agent(record("main"))
     assert a.add([run], now=0) == []
     assert [t.root_span_id for t in a.flush()] == [run.span_id]
+
+
+def test_an_agentless_request_ending_does_not_drop_another_requests_run_in_the_same_trace():
+    # Two requests of one distributed trace reach this process (remote parents).
+    health = record("GET /health", parent_id=0x77, remote_parent=True)
+    ask = record("POST /ask", parent_id=0x77, remote_parent=True, start=0, end=3)
+    run = agent(ask, start=1, end=2)
+    a = assembler()
+    assert a.add([chat(run, 10, 1), record("db", health), health], now=0) == []
+    tasks = a.add([run, ask], now=1)
+    assert [t.report.tokens.total_tokens for t in tasks] == [11]

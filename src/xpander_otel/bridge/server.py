@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +51,11 @@ class _CountingDelivery(Delivery):
     """The exporter's delivery, counting the attempts it schedules again (for ``/metrics``)."""
 
     retried = 0
+    _count_lock = threading.Lock()
 
     def _retry(self, *args, **kwargs) -> None:
-        self.retried += 1
+        with self._count_lock:  # several sender threads retry at once
+            self.retried += 1
         super()._retry(*args, **kwargs)
 
 

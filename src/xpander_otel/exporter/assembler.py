@@ -61,16 +61,15 @@ class AssembledTask:
 
 
 class _Trace:
-    __slots__ = ("children", "closed", "has_agent", "incomplete", "last_seen", "pending", "reported", "spans")
+    __slots__ = ("agents", "children", "incomplete", "last_seen", "pending", "reported", "spans")
 
     def __init__(self, now: float) -> None:
         self.spans: dict[int, SpanRecord] = {}
         self.children: dict[int, list[int]] = {}
+        self.agents: set[int] = set()  # ids of the agent spans (classified once, on arrival)
         self.pending: dict[int, float] = {}  # agent span id -> when it arrived, waiting for its parents
         self.reported: dict[int, dict[str, Any]] = {}  # task root span id -> last reported body
         self.last_seen = now
-        self.has_agent = False
-        self.closed = False  # a local root of the trace has ended
         self.incomplete = False
 
 
@@ -147,10 +146,10 @@ class Assembler:
             trace.incomplete = True
             return False
         trace.spans[record.span_id] = record
+        if is_agent:
+            trace.agents.add(record.span_id)
         if record.parent_id is not None:
             trace.children.setdefault(record.parent_id, []).append(record.span_id)
-        trace.has_agent = trace.has_agent or is_agent
-        trace.closed = trace.closed or record.is_local_root
         return True
 
     def _evict_over_cap(self) -> list[AssembledTask]:
@@ -165,7 +164,7 @@ class Assembler:
 
     def _settle(self, trace_id: int, trace: _Trace, new: list[SpanRecord], now: float) -> list[AssembledTask]:
         roots: set[int] = set()
-        candidates = [s.span_id for s in new if conv.is_agent(s)]
+        candidates = [s.span_id for s in new if s.span_id in trace.agents]
         candidates.extend(sid for sid in trace.pending if sid not in candidates)
         for span_id in candidates:
             top, reached_root = self._top_agent(trace, span_id)
@@ -180,15 +179,27 @@ class Assembler:
             else:
                 trace.pending.setdefault(span_id, now)
         for span in new:
-            if not conv.is_agent(span):
+            if span.span_id not in trace.agents:
                 top, _ = self._top_agent(trace, span.span_id)
                 if top is not None and top in trace.reported:
                     roots.add(top)  # a late span of a reported task
         out = [task for root in sorted(roots, key=lambda r: trace.spans[r].start_ns)
                if (task := self._report(trace_id, trace, root)) is not None]
-        if trace.closed and not trace.has_agent:
+        for span in new:
+            if span.is_local_root and not trace.reported.get(span.span_id):
+                self._drop_if_agentless(trace, span.span_id)
+        if not trace.spans:
             del self._traces[trace_id]
         return out
+
+    def _drop_if_agentless(self, trace: _Trace, local_root: int) -> None:
+        """A local root ended with no agent span below it: nothing there will become a report."""
+        subtree = self._subtree(trace, local_root)
+        if any(s.span_id in trace.agents for s in subtree):
+            return
+        for span in subtree:
+            del trace.spans[span.span_id]
+            trace.children.pop(span.span_id, None)
 
     def _top_agent(self, trace: _Trace, span_id: int) -> tuple[int | None, bool]:
         """The top-most agent span at or above ``span_id``, and whether the walk reached a local root."""
@@ -197,7 +208,7 @@ class Assembler:
         for _ in range(len(trace.spans) + 1):  # bounds the walk even on malformed (cyclic) data
             if span is None:
                 return top, False
-            if conv.is_agent(span):
+            if span.span_id in trace.agents:
                 top = span.span_id
             if span.is_local_root:
                 return top, True

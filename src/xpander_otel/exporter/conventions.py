@@ -210,11 +210,9 @@ def message_text(raw: Any, role: str) -> str | None:
 
 def first_finish_reason(span: SpanRecord) -> str | None:
     reasons = span.attributes.get(semconv.RESPONSE_FINISH_REASONS)
-    if isinstance(reasons, str):
-        return reasons
-    if reasons:
-        return str(reasons[0])
-    return None
+    if isinstance(reasons, (list, tuple)):
+        return str(reasons[0]) if reasons else None
+    return str(reasons) if reasons not in (None, "") else None
 
 
 def model_name(span: SpanRecord) -> str | None:

@@ -63,9 +63,11 @@ class Delivery:
         request_timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         on_idle: Callable[[], None] | None = None,
+        senders: int = 4,
     ) -> None:
         self.spool = spool
         self.configuration = configuration
+        llm_keys.remember(configuration.api_key)  # so a server echoing the key cannot put it in our logs
         self.policy = policy or RetryPolicy()
         self._lease_s = request_timeout_s * 3
         self._http = httpx.Client(timeout=httpx.Timeout(request_timeout_s, connect=min(5.0, request_timeout_s)),
@@ -73,16 +75,22 @@ class Delivery:
         self._wake = threading.Event()
         self._idle = threading.Condition()
         self._stopping = False
-        self._busy = False
+        self._in_flight = 0
+        self._idle_call_lock = threading.Lock()
         self._refusals_logged: set[tuple[int, str]] = set()
         # Called by the worker about once a second (the exporter reports runs whose grace period ended).
         self._on_idle = on_idle
         self._last_idle_call = 0.0
+        self._idle_requested = False
         self.delivered = 0
         self.dropped = 0
         spool.release_dead_owners()
-        self._thread = threading.Thread(target=self._run, name="xpander-otel-delivery", daemon=True)
-        self._thread.start()
+        spool.make_all_due()
+        # A few senders: one slow round trip must not hold back every other report.
+        self._threads = [threading.Thread(target=self._run, name=f"xpander-otel-delivery-{n}", daemon=True)
+                         for n in range(max(1, senders))]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, items: list[tuple[str, TaskReport]]) -> bool:
         """Spool ``(agent_id, report)`` pairs and wake the worker; False (logged) when the spool failed."""
@@ -106,10 +114,10 @@ class Delivery:
         self._wake.set()
         with self._idle:
             while True:
-                if not self._busy and self._safe_count() == 0:
+                if not self._in_flight and self._safe_count() == 0:
                     return True
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not self._thread.is_alive():
+                if remaining <= 0 or not any(t.is_alive() for t in self._threads):
                     return False
                 self._idle.wait(min(remaining, 0.05))
 
@@ -118,8 +126,10 @@ class Delivery:
         flushed = self.force_flush(timeout_s)
         self._stopping = True
         self._wake.set()
-        self._thread.join(timeout=max(0.1, min(timeout_s, 1.0)) if flushed else 1.0)
-        if not self._thread.is_alive():
+        join_until = time.monotonic() + 1.0
+        for thread in self._threads:
+            thread.join(timeout=max(0.0, join_until - time.monotonic()))
+        if not any(t.is_alive() for t in self._threads):
             self._http.close()
             self.spool.close()
         if not flushed:
@@ -131,6 +141,8 @@ class Delivery:
 
     def _run(self) -> None:
         while not self._stopping:
+            if self._idle_requested:
+                self._call_on_idle()
             try:
                 report = self.spool.claim_next(time.time(), self._lease_s)
             except Exception as exc:
@@ -138,12 +150,12 @@ class Delivery:
                 report = None
             if report is not None:
                 with self._idle:
-                    self._busy = True
+                    self._in_flight += 1
                 try:
                     self._deliver(report)
                 finally:
                     with self._idle:
-                        self._busy = False
+                        self._in_flight -= 1
                         self._idle.notify_all()
                 continue
             with self._idle:
@@ -152,15 +164,25 @@ class Delivery:
             self._wake.wait(self._sleep_s())
             self._wake.clear()
 
+    def request_idle_call(self) -> None:
+        """Have the worker call ``on_idle`` now rather than within the next second."""
+        self._idle_requested = True
+        self._wake.set()
+
     def _call_on_idle(self) -> None:
         now = time.monotonic()
-        if self._on_idle is None or now - self._last_idle_call < 1.0:
+        if self._on_idle is None or (now - self._last_idle_call < 1.0 and not self._idle_requested):
             return
-        self._last_idle_call = now
+        if not self._idle_call_lock.acquire(blocking=False):
+            return  # another sender is on it
         try:
+            self._idle_requested = False
+            self._last_idle_call = now
             self._on_idle()
         except Exception:
             log.exception("xpander-otel periodic assembly failed")
+        finally:
+            self._idle_call_lock.release()
 
     def _sleep_s(self) -> float:
         due = None

@@ -12,15 +12,18 @@ With no arguments it reads the environment (``XPANDER_API_KEY``, ``XPANDER_BASE_
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from .. import config, llm_keys
 from ..config import Configuration, ExporterSettings
@@ -53,6 +56,7 @@ class XpanderSpanExporter(SpanExporter):
         pending_grace_s: float = 10.0,
         request_timeout_s: float = 10.0,
         shutdown_wait_s: float = 5.0,
+        watch_global_provider: bool = True,
         retry_policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -60,6 +64,8 @@ class XpanderSpanExporter(SpanExporter):
         self._lost_traces: set[int] = set()
         self._lost_unknown = False
         self._ancestry: dict[int, bool] = {}
+        self._awaited_roots: set[int] = set()  # task roots that ended and should be exported early
+        self._provider: Any = None
         self._unaddressed_logged: set[str] = set()
         self._assembler: Assembler | None = None
         self._delivery: Delivery | None = None
@@ -77,10 +83,18 @@ class XpanderSpanExporter(SpanExporter):
                 trace_ttl_s=settings.trace_ttl_s,
                 pending_grace_s=pending_grace_s,
             ))
-            spool = _open_spool(str(spool_path) if spool_path is not None else settings.spool_path)
-            self._delivery = Delivery(spool, self.configuration, policy=retry_policy,
-                                      request_timeout_s=request_timeout_s, transport=transport,
-                                      on_idle=self._tick)
+            self.configuration.get_full_url()  # an agent-controller URL without organization fails here
+            _warn_without_api_key(self.configuration)
+            spool_path = str(spool_path) if spool_path is not None else settings.spool_path
+            # After a fork (pre-forking servers) the child gets a delivery of its own: see _for_this_process.
+            self._new_delivery = lambda: Delivery(
+                _open_spool(spool_path), self.configuration, policy=retry_policy,
+                request_timeout_s=request_timeout_s, transport=transport, on_idle=self._tick)
+            self._delivery = self._new_delivery()
+            self._pid = os.getpid()
+            _forget_locks_in_forked_children(self)
+            if watch_global_provider:
+                self._watch_global_provider()
         except Exception as exc:  # bad configuration: say why once, then stay out of the way
             self._assembler = None
             log.error("xpander-otel exporter is disabled: %s", llm_keys.scrub(str(exc)))
@@ -99,9 +113,12 @@ class XpanderSpanExporter(SpanExporter):
         if not self.enabled:
             return SpanExportResult.SUCCESS
         try:
+            self._for_this_process()
             with self._lock:
                 records = [SpanRecord.from_readable_span(s, self._ancestry.pop(s.context.span_id, None))
                            for s in spans]
+                if self._awaited_roots:
+                    self._awaited_roots.difference_update(r.span_id for r in records)
                 tasks = self._assemble(records)
             self._deliver(tasks)
         except Exception:
@@ -112,6 +129,7 @@ class XpanderSpanExporter(SpanExporter):
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         if not self.enabled:
             return True
+        self._for_this_process()
         self._tick()
         return self._delivery.force_flush(timeout_millis / 1000)
 
@@ -144,7 +162,21 @@ class XpanderSpanExporter(SpanExporter):
                 self._ancestry.clear()
             self._ancestry[span_id] = agent_ancestor
 
+    def export_soon(self, span_id: int) -> None:
+        """A task root just ended: have the batch processor that wraps us export it now, not in 5 s."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self._awaited_roots.add(span_id)
+        self._delivery.request_idle_call()
+
     # --- internals -------------------------------------------------------------------------------------
+
+    def _for_this_process(self) -> None:
+        """A forked child shares neither the parent's sender threads nor its SQLite connection."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._delivery = self._new_delivery()
 
     def _assemble(self, records: list[SpanRecord]) -> list[AssembledTask]:
         now = time.monotonic()
@@ -165,6 +197,36 @@ class XpanderSpanExporter(SpanExporter):
         with self._lock:
             tasks = self._assembler.expire(time.monotonic())
         self._deliver(tasks)
+        if self._awaited_roots:
+            self._export_awaited_roots()
+
+    def _export_awaited_roots(self) -> None:
+        # The watcher sees a root end before the batch processor queues it: flush until it came through.
+        processor = self._wrapping_processor()
+        deadline = time.monotonic() + 1.0
+        while processor is not None and self._awaited_roots and time.monotonic() < deadline:
+            processor.force_flush()
+            if self._awaited_roots:
+                time.sleep(0.01)
+        with self._lock:
+            self._awaited_roots.clear()
+
+    def _wrapping_processor(self) -> BatchSpanProcessor | None:
+        """The batch processor that ``opentelemetry-instrument`` (or the user) wrapped us in."""
+        multi = getattr(self._provider, "_active_span_processor", None)
+        for processor in getattr(multi, "_span_processors", ()):
+            if isinstance(processor, BatchSpanProcessor) and getattr(processor, "span_exporter", None) is self:
+                return processor
+        return None
+
+    def _watch_global_provider(self) -> None:
+        """Watch run ends on the global SDK provider (where the zero-code configurator adds us)."""
+        from .processor import RunEndWatcher  # the processors module imports this one
+
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, TracerProvider):
+            self._provider = provider
+            provider.add_span_processor(RunEndWatcher(self))
 
     def _deliver(self, tasks: list[AssembledTask]) -> None:
         items: list[tuple[str, Any]] = []
@@ -186,6 +248,25 @@ class XpanderSpanExporter(SpanExporter):
             "agent_id=..., run it inside xpander_otel.task(agent_id=...), or map the name with %s.",
             name, config.ENV_AGENT_ID, config.ENV_OTEL_AGENT_MAP,
         )
+
+
+def _forget_locks_in_forked_children(exporter: XpanderSpanExporter) -> None:
+    # A lock held by one of the parent's threads at fork time would stay held forever in the child.
+    ref = weakref.ref(exporter)
+
+    def reinit() -> None:
+        alive = ref()
+        if alive is not None:
+            alive._lock = threading.Lock()
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=reinit)
+
+
+def _warn_without_api_key(configuration: Configuration) -> None:
+    if configuration.api_key is None and configuration.base_url == config.DEFAULT_BASE_URL:
+        log.warning("xpander-otel: %s is not set, so %s will refuse the task reports; set it or point %s "
+                    "at a local dev server", config.ENV_API_KEY, config.DEFAULT_BASE_URL, config.ENV_BASE_URL)
 
 
 def _open_spool(path: str) -> Spool:

@@ -48,7 +48,7 @@ class SpanRecord:
 
     @classmethod
     def from_readable_span(cls, span: Any, agent_ancestor: bool | None = None) -> SpanRecord:
-        """A record of an SDK ``ReadableSpan`` (attributes and resource are shared, not copied)."""
+        """A record of an SDK ``ReadableSpan`` (the resource's attributes are shared, not copied)."""
         context = span.context
         parent = span.parent
         status = span.status
@@ -63,7 +63,8 @@ class SpanRecord:
             is_error=is_error,
             error_message=_error_message(status.description if status else None, span.events) if is_error
             else None,
-            attributes=span.attributes or _EMPTY,
+            # A plain dict: the SDK's attribute mapping takes a lock on every read.
+            attributes=dict(span.attributes) if span.attributes else _EMPTY,
             resource=span.resource.attributes if span.resource is not None else _EMPTY,
             parent_is_remote=bool(parent is not None and parent.is_remote),
             agent_ancestor=agent_ancestor,

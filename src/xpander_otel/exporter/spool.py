@@ -132,6 +132,13 @@ class Spool:
                 self._db.execute("UPDATE reports SET owner = NULL, lease_until = 0 WHERE owner = ?", (owner,))
         return len(dead)
 
+    def make_all_due(self, now: float | None = None) -> None:
+        """A starting process replays the spool at once: backoffs belonged to the previous process."""
+        now = time.time() if now is None else now
+        with self._lock:
+            self._db.execute("UPDATE reports SET next_attempt = ? WHERE next_attempt > ? AND owner IS NULL",
+                             (now, now))
+
     def next_due(self) -> float | None:
         """When the earliest row becomes due (wall-clock seconds), or None when the spool is empty."""
         with self._lock:
