@@ -32,7 +32,7 @@ def _add_bridge_parser(sub: argparse._SubParsersAction) -> None:
     bridge.add_argument("--auth-token", default=None,
                         help="bearer token clients must send (default: XPANDER_BRIDGE_TOKEN; none: no check)")
     bridge.add_argument("--agent-id", default=None, help="agent for runs that name none (default: XPANDER_AGENT_ID)")
-    bridge.add_argument("--spool", default=None, help="SQLite spool file (default: XPANDER_OTEL_SPOOL or the cache dir)")
+    bridge.add_argument("--spool", default=None, help="SQLite spool file (default: bridge-spool.sqlite3 in the user's xpander-otel cache folder)")
     bridge.add_argument("--grace-seconds", type=float, default=5.0,
                         help="wait after a trace's task root arrives before assembling it")
     bridge.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024)
