@@ -59,7 +59,11 @@ def _run_bridge(args: argparse.Namespace) -> int:
         pipeline=PipelineSettings(grace_s=args.grace_seconds, max_pending_spans=args.max_pending_spans,
                                   max_spooled_reports=args.max_spooled_reports),
     )
-    serve(options)
+    try:
+        serve(options)
+    except (ValueError, OSError) as exc:  # bad settings or a port in use: one line, not a traceback
+        print(f"xpander-otel bridge: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
