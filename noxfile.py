@@ -6,6 +6,10 @@ Run everything with ``python3 scripts/dev.py test`` (the README's command), or o
 
 from __future__ import annotations
 
+import glob
+import os
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -28,6 +32,32 @@ def core(session: nox.Session) -> None:
     session.run(*PYTEST, "tests/core", *session.posargs)
 
 
+# The browser test drives Debian's Chromium (no browser download: only package registries are reachable).
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The task pages in real headless Chromium; installs Debian's chromium first when it is missing."""
+    if not CHROMIUM.exists():
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run(*sudo, "apt-get", "update", external=True, env=env)
+        session.run(*sudo, "apt-get", "install", "-y", "chromium", external=True, env=env)
+    session.install("-e", ".[server,dev]", "playwright==1.65.2")
+    session.run(*PYTEST, "tests/browser", *session.posargs)
+
+
+@nox.session
+def devserver_sdk(session: nox.Session) -> None:
+    """The real xpander-sdk as a client of the dev server (its own environment: the SDK pins agno 2.x)."""
+    session.install("-e", ".[server,dev]", "xpander-sdk[agno]==2.0.537")
+    session.run(*PYTEST, "tests/devserver_sdk", *session.posargs)
+
+
+nox.options.sessions += ["browser", "devserver_sdk"]
+
+
 @nox.session
 def demo(session: nox.Session) -> None:
     """The README's first command: the dev server and an instrumented agent on the scripted LLM."""
@@ -36,7 +66,8 @@ def demo(session: nox.Session) -> None:
 
 
 # One environment per agent framework: extra name -> test folder. Each installs the framework's pinned
-# versions from tests/requirements/<name>.txt (current releases; see the file for the older supported one).
+# versions from tests/requirements/<name>.txt (current releases); <name>_oldest runs the get_args tests
+# against tests/requirements/<name>.oldest.txt (the oldest supported release, whose API differs).
 FRAMEWORKS = {
     "agno": "agno",
     "openai_agents": "openai-agents",
@@ -58,3 +89,18 @@ def _framework_session(name: str, extra: str):
 for _name, _extra in FRAMEWORKS.items():
     globals()[f"session_{_name}"] = _framework_session(_name, _extra)
     nox.options.sessions.append(_name)
+
+
+def _oldest_framework_session(name: str, extra: str):
+    @nox.session(name=f"{name}_oldest")
+    def run(session: nox.Session) -> None:
+        """The oldest supported release (tests/requirements/<name>.oldest.txt), where its API differs."""
+        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.oldest.txt")
+        session.run(*PYTEST, *sorted(glob.glob(f"tests/frameworks/{name}/test_get_args*.py")), *session.posargs)
+
+    return run
+
+
+for _name, _extra in FRAMEWORKS.items():
+    globals()[f"session_{_name}_oldest"] = _oldest_framework_session(_name, _extra)
+    nox.options.sessions.append(f"{_name}_oldest")

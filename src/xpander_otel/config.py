@@ -36,6 +36,11 @@ ENV_OTEL_TRACE_TTL = "XPANDER_OTEL_TRACE_TTL"
 _ENV_XDG_CACHE_HOME = "XDG_CACHE_HOME"
 _ENV_LOCALAPPDATA = "LOCALAPPDATA"
 
+# The local dev server (`xpander-otel serve`): where its SQLite database lives.
+ENV_DEVSERVER_DB = "XPANDER_OTEL_DEVSERVER_DB"
+DEFAULT_DEVSERVER_PORT = 8765
+DEFAULT_DEVSERVER_URL = f"http://127.0.0.1:{DEFAULT_DEVSERVER_PORT}"
+
 
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
@@ -185,6 +190,17 @@ def _env_number(name: str, default, kind):
         return kind(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def default_devserver_db() -> Path:
+    """The dev server's database: ``XPANDER_OTEL_DEVSERVER_DB``, else ``tasks.sqlite3`` in the user's data folder."""
+    explicit = _env(ENV_DEVSERVER_DB)
+    if explicit:
+        return Path(explicit).expanduser()
+    # Imported here: platformdirs comes with the [server] extra, which the core install does not need.
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("xpander-otel", appauthor=False)) / "tasks.sqlite3"
 
 
 # --- the OTLP bridge -----------------------------------------------------------------------------------
