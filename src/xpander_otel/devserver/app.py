@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import llm_keys
+from ..bridge.local import create_local_otlp_routes
 from ..models import TaskReport
 from . import api, pages, scripted_llm
 from .agents import load_agents_file
@@ -67,10 +68,11 @@ async def _server_error(_: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"}, status_code=500)
 
 
-def _closing(storage: Storage) -> Any:
+def _closing(storage: Storage, otlp_pipeline: Any) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        otlp_pipeline.close()  # assembles what its grace window still holds, into the store
         storage.close()
 
     return lifespan
@@ -88,9 +90,12 @@ def create_app(settings: ServerSettings, *, extra_routes: Sequence[BaseRoute] = 
         storage.save_agent({**agent.to_stored(), "version": agent.version or 1}, new_version=False)
 
     llm_app = scripted_llm.create_app()
+    # POST /v1/traces: the bridge's receiver, storing assembled tasks here (record_report is bound below).
+    otlp_routes, otlp_pipeline = create_local_otlp_routes(lambda agent_id, report: record_report(agent_id, report))
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         *extra_routes,
+        *otlp_routes,
         *llm_app.routes,  # /v1/chat/completions, /v1/models: OpenAI clients use base_url=<server>/v1
         *api.XPANDER_ROUTES,
         *api.OWN_ROUTES,
@@ -103,10 +108,11 @@ def create_app(settings: ServerSettings, *, extra_routes: Sequence[BaseRoute] = 
     app = Starlette(
         routes=routes,
         exception_handlers={api.ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
-        lifespan=_closing(storage),
+        lifespan=_closing(storage, otlp_pipeline),
     )
     app.state.storage = storage
     app.state.llm = llm_app.state.llm
+    app.state.otlp_pipeline = otlp_pipeline
 
     def record_report(agent_id: str, report: TaskReport) -> dict[str, Any]:
         agent = storage.get_agent(agent_id)
