@@ -9,6 +9,7 @@ from .config import Configuration
 from .errors import ModuleException
 from .models import AgentConfig, Task, TaskReport, Tokens
 from .task_context import task
+from .worker import on_task
 
-__all__ = ["AgentConfig", "Backend", "Configuration", "ModuleException", "Task", "TaskReport", "Tokens", "task"]
+__all__ = ["AgentConfig", "Backend", "Configuration", "ModuleException", "Task", "TaskReport", "Tokens", "on_task", "task"]
 __version__ = "0.1.0"
