@@ -151,7 +151,7 @@ class Backend:
         return Task.model_validate(await self._asend(call, configuration))
 
     def _report_call(self, agent_id, agent, id, input, llm_response, tokens, is_success, result,
-                     duration, used_tools) -> _Call:  # noqa: A002 - xpander-sdk's parameter names
+                     duration, used_tools) -> _Call:
         agent_id = self._require_agent_id(agent.id if agent else agent_id)
         report = TaskReport(
             id=id or str(uuid.uuid4()),
