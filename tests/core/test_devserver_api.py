@@ -42,7 +42,7 @@ def test_reported_task_reads_back_exactly(devserver):
     assert _without_times(body) == {
         "id": "task-read-1",
         "agent_id": agent["id"],
-        "agent_version": 1,
+        "agent_version": "1",
         "organization_id": "local",
         "status": "completed",
         "input": {"text": "What is the weather in Paris?", "files": [], "user": None},

@@ -12,7 +12,9 @@ import pytest
 
 from _devserver import DevServerProcess
 from _servers import free_port
-from xpander_otel import ModuleException, Tokens
+from xpander_otel import ModuleException, Tokens, cli
+from xpander_otel.devserver.agents import AgentsFileError
+from xpander_otel.devserver.app import ServerSettings, create_app
 
 KEY = "dev-server-key-123"
 
@@ -70,14 +72,20 @@ def test_serve_loads_a_json_agents_file(tmp_path):
         ("agents: [", "agents.yaml is not valid YAML"),
     ],
 )
-def test_serve_refuses_a_bad_agents_file_with_a_clear_message(tmp_path, content, message):
+def test_a_bad_agents_file_is_refused_with_a_clear_message(tmp_path, content, message):
     agents_file = tmp_path / "agents.yaml"
     agents_file.write_text(content)
-    done = subprocess.run([sys.executable, "-m", "xpander_otel.cli", "serve", "--port", str(free_port()),
-                           "--db", str(tmp_path / "t.sqlite3"), "--agents", str(agents_file)],
-                          capture_output=True, text=True, timeout=60)
+    with pytest.raises(AgentsFileError) as raised:
+        create_app(ServerSettings(db_path=tmp_path / "t.sqlite3", agents_file=agents_file))
+    assert str(raised.value).startswith(f"{tmp_path}/{message}")
+
+
+def test_serve_exits_with_2_and_the_message_on_a_bad_agents_file(tmp_path):
+    agents_file = tmp_path / "agents.yaml"
+    agents_file.write_text("agents: [{name: No Id}]")
+    done = _cli("serve", "--port", str(free_port()), "--db", str(tmp_path / "t.sqlite3"), "--agents", str(agents_file))
     assert done.returncode == 2
-    assert done.stderr.startswith(f"xpander-otel serve: {tmp_path}/{message}")
+    assert done.stderr == f"xpander-otel serve: {agents_file}: agent #1 (No Id) needs an 'id'\n"
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -118,15 +126,15 @@ def test_demo_runs_the_example_agent_reports_it_and_exits(tmp_path):
                   "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}}}
 
 
-def test_demo_uses_a_dev_server_already_running_on_its_port(devserver):
-    done = _cli("demo", "--exit", "--port", str(devserver.port))
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == f"Using the dev server already running at {devserver.url}"
-    task_id = done.stdout.splitlines()[3].split()[1]
+def test_demo_uses_a_dev_server_already_running_on_its_port(devserver, capsys):
+    assert cli.main(["demo", "--exit", "--port", str(devserver.port)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"Using the dev server already running at {devserver.url}"
+    task_id = lines[3].split()[1]
     assert httpx.get(f"{devserver.url}/tasks/{task_id}").json()["result"] == "It is sunny in Paris, 22 degrees."
 
 
-def test_tasks_command_prints_a_table_of_recent_tasks(devserver):
+def test_tasks_command_prints_a_table_of_recent_tasks(devserver, capsys):
     agent = devserver.create_agent("Table Agent")
     backend = devserver.backend()
     for n in range(3):
@@ -134,9 +142,8 @@ def test_tasks_command_prints_a_table_of_recent_tasks(devserver):
                                      tokens=Tokens(prompt_tokens=100, completion_tokens=n), duration=1.5,
                                      used_tools=["search"], is_success=n != 1)
 
-    done = _cli("tasks", "--server", devserver.url, "--agent", agent["id"], "--limit", "2")
-    assert done.returncode == 0, done.stderr
-    header, *rows, footer = done.stdout.splitlines()
+    assert cli.main(["tasks", "--server", devserver.url, "--agent", agent["id"], "--limit", "2"]) == 0
+    header, *rows, footer = capsys.readouterr().out.splitlines()
     assert header.split() == ["TIME", "(UTC)", "AGENT", "STATUS", "TOKENS", "TOOLS", "DURATION", "RESULT", "ID"]
     assert [row.split()[2:] for row in rows] == [
         [agent["id"], "completed", "102", "search", "1.50s", "answer", "2", f"tbl-{agent['id']}-2"],
@@ -145,8 +152,8 @@ def test_tasks_command_prints_a_table_of_recent_tasks(devserver):
     assert footer == "2 of 3 task(s)"
 
 
-def test_tasks_command_says_when_the_server_is_not_there():
-    done = _cli("tasks", "--server", f"http://127.0.0.1:{free_port()}")
-    assert done.returncode == 1
-    assert "cannot reach http://127.0.0.1:" in done.stderr
-    assert "is `xpander-otel serve` running?" in done.stderr
+def test_tasks_command_says_when_the_server_is_not_there(capsys):
+    assert cli.main(["tasks", "--server", f"http://127.0.0.1:{free_port()}"]) == 1
+    stderr = capsys.readouterr().err
+    assert "cannot reach http://127.0.0.1:" in stderr
+    assert "is `xpander-otel serve` running?" in stderr

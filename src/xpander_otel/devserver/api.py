@@ -102,9 +102,14 @@ def _require_agent(request: Request, agent_id: str, version: int | None = None) 
 
 
 def task_wire(task: dict[str, Any], organization_id: str) -> dict[str, Any]:
-    """A stored task as xpander answers it: ``input`` is ``{text, files, user}``, plus the report's fields."""
+    """A stored task as xpander answers it: ``input`` is ``{text, files, user}``, plus the report's fields.
+
+    ``agent_version`` is a string there (xpander-sdk's ``Task`` refuses a number).
+    """
+    version = task["agent_version"]
     return {
         **task,
+        "agent_version": None if version is None else str(version),
         "organization_id": organization_id,
         "input": {"text": task["input"] or "", "files": [], "user": None},
         "finished_at": task["updated_at"],
