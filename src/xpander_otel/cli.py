@@ -5,23 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .devserver.commands import add_commands as add_devserver_commands
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xpander-otel", description="xpander.ai through OpenTelemetry")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run an instrumented agent against the local dev server")
+    add_devserver_commands(sub)  # serve, demo, tasks
+    _add_run_command(sub)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+def _add_run_command(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="serve an @on_task handler (module:handler), or run it once with --prompt")
-    run.add_argument("handler", help="module:function, e.g. my_agent:handle_task")
+    run.add_argument("target", metavar="module:handler", help="e.g. my_agent:handle_task")
     run.add_argument("--prompt", help="run one task with this input locally, print it, and exit")
     run.add_argument("--agent-id", help="the agent (default: XPANDER_AGENT_ID)")
-    args = parser.parse_args(argv)
-    if args.command == "run":
-        from .worker.local import run_command
+    run.set_defaults(handler=_run)
 
-        return run_command(args.handler, prompt=args.prompt, agent_id=args.agent_id)
-    if args.command == "demo":
-        print("demo arrives with the dev server")
-    return 0
+
+def _run(args: argparse.Namespace) -> int:
+    from .worker.local import run_command
+
+    return run_command(args.target, prompt=args.prompt, agent_id=args.agent_id)
 
 
 if __name__ == "__main__":
