@@ -27,9 +27,10 @@ from starlette.staticfiles import StaticFiles
 from .. import llm_keys
 from ..models import TaskReport
 from . import api, pages, scripted_llm
-from .agents import load_agents_file
+from .agents import DEFAULT_ORGANIZATION_ID, load_agents_file
+from .events import EventsHub, events_routes, run_task_form_route
 from .middleware import ApiKeyCheck, BodyLimit
-from .storage import Storage
+from .storage import Storage, WireTasks
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 log = llm_keys.get_logger(__name__)
@@ -88,9 +89,18 @@ def create_app(settings: ServerSettings, *, extra_routes: Sequence[BaseRoute] = 
         storage.save_agent({**agent.to_stored(), "version": agent.version or 1}, new_version=False)
 
     llm_app = scripted_llm.create_app()
+    # The worker protocol (@on_task): task creation, the SSE events stream, task updates.
+    hub = EventsHub(
+        WireTasks(storage),
+        organization_of=lambda agent_id: (storage.get_agent(agent_id) or {}).get("organization_id")
+        or DEFAULT_ORGANIZATION_ID,
+        agent_exists=lambda agent_id: storage.get_agent(agent_id) is not None,
+    )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         *extra_routes,
+        *events_routes(hub),
+        run_task_form_route(hub),
         *llm_app.routes,  # /v1/chat/completions, /v1/models: OpenAI clients use base_url=<server>/v1
         *api.XPANDER_ROUTES,
         *api.OWN_ROUTES,
@@ -106,6 +116,7 @@ def create_app(settings: ServerSettings, *, extra_routes: Sequence[BaseRoute] = 
         lifespan=_closing(storage),
     )
     app.state.storage = storage
+    app.state.events = hub
     app.state.llm = llm_app.state.llm
 
     def record_report(agent_id: str, report: TaskReport) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..worker import protocol
@@ -163,6 +163,8 @@ class EventsHub:
             fields["started_at"] = now_iso()
         if status in TERMINAL_STATUSES and not current.get("finished_at"):
             fields["finished_at"] = now_iso()
+            if not fields.get("duration") and current.get("started_at"):
+                fields["duration"] = _seconds_between(current["started_at"], fields["finished_at"])
         updated = self.store.update_task(task_id, fields)
         if updated is not None and updated.get("status") != PENDING:
             self._release_claim(task_id)
@@ -266,6 +268,13 @@ class EventsHub:
         return True
 
 
+def _seconds_between(start: str, end: str) -> float | None:
+    try:
+        return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
+    except (TypeError, ValueError):
+        return None
+
+
 def sse_frame(event: str, payload: Any) -> str:
     """One SSE frame: the event name and the bare JSON payload (no wrapper object), as xpander sends."""
     return f"event: {event}\ndata: {json.dumps(payload, default=str)}\n\n"
@@ -343,14 +352,29 @@ def events_routes(hub: EventsHub) -> list[Route]:
         body = await _json_object(request)
         return JSONResponse({"received": body is not None})
 
-    return [
+    stream_routes = [
         Route("/{organization_id}/events/{agent_id}/", listen, methods=["GET"]),
         Route("/{organization_id}/events/{agent_id}", listen, methods=["GET"]),
         Route("/{organization_id}/events/{worker_id}", worker_event, methods=["POST"]),
+    ]
+    task_routes = [
         Route("/agent-execution/{task_id}/update", update_task, methods=["PATCH"]),
         Route("/agent-execution/{agent_id}", create_task, methods=["POST"]),
         Route("/agents-metrics/{agent_id}/execution", execution_metrics, methods=["POST"]),
     ]
+    # Also where clients of an agent-controller URL send them: xpander-sdk and our client put
+    # /{organization_id} before every API path there.
+    return [
+        *stream_routes,
+        *task_routes,
+        *_prefixed("/agent-controller", stream_routes),
+        *_prefixed("/agent-controller/{organization_id}", task_routes),
+        *_prefixed("/{organization_id}", task_routes),
+    ]
+
+
+def _prefixed(prefix: str, routes: list[Route]) -> list[Route]:
+    return [Route(prefix + r.path, r.endpoint, methods=sorted(r.methods or ())) for r in routes]
 
 
 def task_status_route(hub: EventsHub) -> Route:
@@ -367,3 +391,17 @@ async def _one(frame: str) -> AsyncIterator[str]:
     yield frame
 
 
+
+
+def run_task_form_route(hub: EventsHub) -> Route:
+    """``POST /tasks/run`` from the task pages' "Run task" form: create the task, show its page."""
+
+    async def run_task(request: Request) -> Response:
+        form = await request.form()
+        agent_id, text = str(form.get("agent_id") or ""), str(form.get("text") or "")
+        if not agent_id or not hub.agent_exists(agent_id):
+            return _error(404, f"agent {agent_id!r} not found")
+        task = await hub.create_task(agent_id, {"input": {"text": text}})
+        return RedirectResponse(f"/tasks/{task['id']}/view", status_code=303)
+
+    return Route("/tasks/run", run_task, methods=["POST"])
