@@ -143,7 +143,7 @@ class EventsHub:
             "input": _task_input(body.get("input")),
             "status": PENDING,
             "created_at": now_iso(),
-            "agent_version": agent_version if agent_version is not None else body.get("agent_version"),
+            "agent_version": _version_text(agent_version if agent_version is not None else body.get("agent_version")),
             "result": None,
             "tokens": None,
             "used_tools": [],
@@ -266,6 +266,11 @@ class EventsHub:
             except asyncio.TimeoutError:
                 return False
         return True
+
+
+def _version_text(version: Any) -> str | None:
+    # xpander sends agent versions as strings; xpander-sdk's Task refuses a number there.
+    return None if version is None or version == "" else str(version)
 
 
 def _seconds_between(start: str, end: str) -> float | None:
