@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -241,3 +242,31 @@ def test_on_task_requires_a_task_parameter():
         on_task(lambda job: job)
 
 
+
+
+def test_a_second_signal_stops_at_once_without_waiting_the_grace_period(server, workers):
+    worker = workers("hang_long", server.url)  # the default 30 s grace
+    server.wait_for_connections(1)
+    created = server.create_task("forever")
+    server.wait_for_status(created["id"], "executing")
+
+    started = time.monotonic()
+    worker.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    worker.proc.send_signal(signal.SIGTERM)
+
+    assert worker.wait(timeout=20) == 0
+    assert time.monotonic() - started < 20
+    done = server.task(created["id"])
+    assert (done["status"], done["result"]) == ("error", "the worker stopped before the task finished")
+    assert "stopping now, without waiting for running tasks" in worker.output()
+
+
+def test_a_worker_without_organization_exits_2_with_the_reason(tmp_path):
+    env = worker_env("http://127.0.0.1:9")
+    del env["XPANDER_ORGANIZATION_ID"]
+    result = subprocess.run([sys.executable, "-m", "xpander_otel.cli", "run", "task_handlers:traced"],
+                            cwd=HERE, env=env, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert "xpander-otel run: the worker needs an organization id: set XPANDER_ORGANIZATION_ID" in result.stderr

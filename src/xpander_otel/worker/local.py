@@ -57,7 +57,12 @@ def run_command(spec: str, *, prompt: str | None = None, agent_id: str | None = 
     handler = load_handler(spec)
     if prompt is None:
         overrides = {"agent_id": agent_id} if agent_id else {}
-        return asyncio.run(worker_for(handler, **overrides).run())
+        try:
+            worker = worker_for(handler, **overrides)
+        except ValueError as exc:
+            print(f"xpander-otel run: {exc}", file=sys.stderr)
+            return 2
+        return asyncio.run(worker.run())
     options: OnTaskOptions = getattr(handler, OPTIONS_ATTRIBUTE, OnTaskOptions())
     task = local_task(prompt, options.configuration or Configuration(), agent_id or options.agent_id)
     finished = asyncio.run(execute(handler, task))

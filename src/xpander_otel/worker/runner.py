@@ -65,12 +65,14 @@ class Worker:
         self.max_concurrency = max(1, max_concurrency)
         self.stop_grace_seconds = stop_grace_seconds
         self.backoff_max_seconds = backoff_max_seconds
+        protocol.events_base(self.configuration)  # fail now, with the reason, when the organization is missing
         self.worker_id: str | None = None
         self.exit_code = EXIT_OK
         self._slots = asyncio.Semaphore(self.max_concurrency)
         self._busy = False
         self._running: dict[asyncio.Task[None], Task] = {}
         self._stopping: asyncio.Event | None = None
+        self._forced: asyncio.Event | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
 
@@ -82,6 +84,7 @@ class Worker:
     async def run(self) -> int:
         """Listen until stopped (signal, ``stop()``) or refused; return the process exit code."""
         self._stopping = asyncio.Event()
+        self._forced = asyncio.Event()
         usage_collector()
         self._install_signal_handlers()
         log.info("xpander worker for agent %s listening at %s", self.agent_id,
@@ -102,10 +105,15 @@ class Worker:
         return self.exit_code
 
     def stop(self) -> None:
-        """Stop listening; running tasks get ``stop_grace_seconds`` to finish."""
-        if self._stopping is not None and not self._stopping.is_set():
-            log.info("xpander worker stopping: %d task(s) running", len(self._running))
-            self._stopping.set()
+        """Stop listening; running tasks get ``stop_grace_seconds`` to finish. A second call stops at once."""
+        if self._stopping is None or self._forced is None:
+            return
+        if self._stopping.is_set():
+            log.info("xpander worker: stopping now, without waiting for running tasks")
+            self._forced.set()
+            return
+        log.info("xpander worker stopping: %d task(s) running (again to stop at once)", len(self._running))
+        self._stopping.set()
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -118,7 +126,16 @@ class Worker:
     async def _finish_running_tasks(self) -> None:
         if not self._running:
             return
-        _, still_running = await asyncio.wait(set(self._running), timeout=self.stop_grace_seconds)
+        assert self._forced is not None
+        forced = asyncio.create_task(self._forced.wait())
+        deadline = asyncio.get_running_loop().time() + self.stop_grace_seconds
+        while self._running and not forced.done():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                break
+            await asyncio.wait({*self._running, forced}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        forced.cancel()
+        still_running = set(self._running)
         for job in still_running:
             task = self._running.get(job)
             job.cancel()

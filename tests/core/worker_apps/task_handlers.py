@@ -72,3 +72,9 @@ async def own_metrics(task: Task) -> Task:
     task.used_tools = ["calculator"]
     task.status = "failed"
     return task
+
+
+@on_task
+def hang_long(task: Task) -> Task:
+    time.sleep(120)  # outlives the default 30 s grace period
+    return task
