@@ -191,7 +191,6 @@ def _env_number(name: str, default, kind):
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
-
 def default_devserver_db() -> Path:
     """The dev server's database: ``XPANDER_OTEL_DEVSERVER_DB``, else ``tasks.sqlite3`` in the user's data folder."""
     explicit = _env(ENV_DEVSERVER_DB)
@@ -201,6 +200,9 @@ def default_devserver_db() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("xpander-otel", appauthor=False)) / "tasks.sqlite3"
+
+
+
 
 # --- content capture (instrumentation) -------------------------------------------------------------
 

@@ -28,9 +28,10 @@ from .. import llm_keys
 from ..bridge.local import create_local_otlp_routes
 from ..models import TaskReport
 from . import api, pages, scripted_llm
-from .agents import load_agents_file
+from .agents import DEFAULT_ORGANIZATION_ID, load_agents_file
+from .events import EventsHub, events_routes, run_task_form_route
 from .middleware import ApiKeyCheck, BodyLimit
-from .storage import Storage
+from .storage import Storage, WireTasks
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 log = llm_keys.get_logger(__name__)
@@ -92,10 +93,19 @@ def create_app(settings: ServerSettings, *, extra_routes: Sequence[BaseRoute] = 
     llm_app = scripted_llm.create_app()
     # POST /v1/traces: the bridge's receiver, storing assembled tasks here (record_report is bound below).
     otlp_routes, otlp_pipeline = create_local_otlp_routes(lambda agent_id, report: record_report(agent_id, report))
+    # The worker protocol (@on_task): task creation, the SSE events stream, task updates.
+    hub = EventsHub(
+        WireTasks(storage),
+        organization_of=lambda agent_id: (storage.get_agent(agent_id) or {}).get("organization_id")
+        or DEFAULT_ORGANIZATION_ID,
+        agent_exists=lambda agent_id: storage.get_agent(agent_id) is not None,
+    )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         *extra_routes,
         *otlp_routes,
+        *events_routes(hub),
+        run_task_form_route(hub),
         *llm_app.routes,  # /v1/chat/completions, /v1/models: OpenAI clients use base_url=<server>/v1
         *api.XPANDER_ROUTES,
         *api.OWN_ROUTES,
@@ -111,6 +121,7 @@ def create_app(settings: ServerSettings, *, extra_routes: Sequence[BaseRoute] = 
         lifespan=_closing(storage, otlp_pipeline),
     )
     app.state.storage = storage
+    app.state.events = hub
     app.state.llm = llm_app.state.llm
     app.state.otlp_pipeline = otlp_pipeline
 
