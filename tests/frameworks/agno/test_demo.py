@@ -5,8 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import httpx
-
 from _servers import free_port
 
 
