@@ -43,6 +43,9 @@ FRAMEWORKS = {
     "langchain": "langchain",
     "strands": "strands",
     "google_adk": "google-adk",
+    "crewai": "crewai",
+    "pydantic_ai": "pydantic-ai",
+    "smolagents": "smolagents",
 }
 
 
