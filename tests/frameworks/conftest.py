@@ -38,11 +38,11 @@ class OpenSpanTracker(SpanProcessor):
 
     def on_start(self, span: Span, parent_context=None) -> None:
         with self._lock:
-            self._open[id(span)] = span
+            self._open[span.context.span_id] = span
 
     def on_end(self, span: ReadableSpan) -> None:
         with self._lock:
-            self._open.pop(id(span), None)
+            self._open.pop(span.context.span_id, None)
 
     def open_names(self) -> list[str]:
         with self._lock:

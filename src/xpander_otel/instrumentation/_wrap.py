@@ -46,6 +46,7 @@ _ERROR_TYPE = "error.type"
 _TRUNCATED = "...[truncated]"
 
 Callback = Callable[[Any, Any], None]
+HandOver = Callable[["Operation", Any], bool]
 
 
 # --- logging our own failures once -------------------------------------------------------------------
@@ -167,6 +168,14 @@ class Invocation:
     provider: str | None = None
     # Extra attributes a patch wants on the span (set at the end, after ours).
     extra: dict[str, Any] = field(default_factory=dict)
+    # A failure the framework reported in its result instead of raising (``fail()``).
+    failure_type: str | None = None
+    failure_message: str | None = None
+
+    def fail(self, message: str | None, error_type: str | None = None) -> None:
+        """Mark the span as failed without an exception (a framework that returns its errors)."""
+        self.failure_message = message
+        self.failure_type = error_type or self.failure_type or "error"
 
     def span_name(self) -> str:
         return self.operation
@@ -196,6 +205,9 @@ class AgentInvocation(Invocation):
     usage: Usage = field(default_factory=Usage)
     # The agent run this one is nested in (team member, handoff target, agent-as-tool).
     parent: AgentInvocation | None = None
+    # error.type of the last LLM or tool call that raised inside this run (for frameworks that
+    # catch the exception and report the failure in their result).
+    last_error_type: str | None = None
 
     def span_name(self) -> str:
         return f"{self.operation} {self.name}" if self.name else self.operation
@@ -213,6 +225,7 @@ class AgentInvocation(Invocation):
 
     def end_attributes(self) -> dict[str, Any]:
         attributes = _without_none({
+            semconv.AGENT_ID: self.agent_id,
             semconv.AGENT_DESCRIPTION: self.description,
             semconv.CONVERSATION_ID: self.conversation_id,
             semconv.REQUEST_MODEL: self.request_model,
@@ -354,6 +367,8 @@ class Operation:
             log_once(f"{self.where}.attributes", exc)
         if error is not None:
             guarded(f"{self.where}.error", _record_error, span, error)
+        elif self.invocation.failure_type is not None:
+            guarded(f"{self.where}.error", _record_failure, span, self.invocation)
         try:
             span.end()
         except Exception as exc:
@@ -361,9 +376,13 @@ class Operation:
 
     def _finish_invocation(self, error: BaseException | None) -> None:
         invocation = self.invocation
+        if isinstance(invocation, AgentInvocation):
+            return
+        agent = otel_context.get_value(_AGENT_KEY, self.context)
+        if error is not None and isinstance(agent, AgentInvocation):
+            agent.last_error_type = type(error).__qualname__
         # An agent's aggregated usage is the sum of its LLM calls, nested agents' calls included.
-        if isinstance(invocation, ChatInvocation) and error is None:
-            agent = otel_context.get_value(_AGENT_KEY, self.context)
+        if isinstance(invocation, ChatInvocation):
             while isinstance(agent, AgentInvocation):
                 agent.usage.add(invocation.usage)
                 agent = agent.parent
@@ -382,9 +401,23 @@ def _record_error(span: trace.Span, error: BaseException) -> None:
     span.set_status(StatusCode.ERROR, message or error_type)
 
 
-def start(tracer: trace.Tracer, invocation: Invocation, *, where: str) -> Operation | None:
-    """Start the invocation's span as a child of the current one; None (logged once) if that fails."""
+def _record_failure(span: trace.Span, invocation: Invocation) -> None:
+    message = llm_keys.scrub(str(invocation.failure_message or ""))
+    span.set_attribute(_ERROR_TYPE, invocation.failure_type or "error")
+    span.set_status(StatusCode.ERROR, message or invocation.failure_type)
+
+
+def start(
+    tracer: trace.Tracer, invocation: Invocation | Callable[..., Invocation], *args: Any, where: str
+) -> Operation | None:
+    """Start the invocation's span as a child of the current one; None (logged once) if that fails.
+
+    ``invocation`` may be a factory, called with ``args`` inside the guard: building it from the
+    framework's objects is our code and may fail.
+    """
     try:
+        if not isinstance(invocation, Invocation):
+            invocation = invocation(*args)
         parent = otel_context.get_current()
         span = tracer.start_span(
             invocation.span_name(), context=parent, kind=invocation.kind, attributes=invocation.start_attributes()
@@ -415,11 +448,14 @@ def call(
     *,
     on_result: Callback | None = None,
     on_chunk: Callback | None = None,
+    hand_over: HandOver | None = None,
 ) -> Any:
     """Run ``wrapped(*args, **kwargs)`` inside ``operation`` and follow what it returns (see module doc).
 
     ``on_result(invocation, result)`` sees a plain or awaited result; ``on_chunk(invocation, chunk)``
     sees each item of a returned stream. Both are guarded: if they raise, the value still reaches the user.
+    ``hand_over(operation, result)`` may take over ending the span (e.g. by wrapping a generator the
+    result carries with ``stream()``) and return True; then ``call`` leaves the span open.
     """
     if operation is None:
         return wrapped(*args, **kwargs)
@@ -431,7 +467,7 @@ def call(
         operation.end(exc)
         raise
     operation.deactivate(token)
-    return follow(operation, result, on_result=on_result, on_chunk=on_chunk)
+    return follow(operation, result, on_result=on_result, on_chunk=on_chunk, hand_over=hand_over)
 
 
 def follow(
@@ -440,11 +476,12 @@ def follow(
     *,
     on_result: Callback | None = None,
     on_chunk: Callback | None = None,
+    hand_over: HandOver | None = None,
 ) -> Any:
     """Hand ``result`` back, ending ``operation`` now or when the coroutine/stream it is finishes."""
     try:
         if inspect.iscoroutine(result):
-            return _awaited(operation, result, on_result, on_chunk)
+            return _awaited(operation, result, on_result, on_chunk, hand_over)
         if isinstance(result, (types.GeneratorType, Iterator)) and not isinstance(result, (str, bytes)):
             return SyncStream(result, operation, on_chunk)
         if isinstance(result, (types.AsyncGeneratorType, AsyncIterator)):
@@ -455,11 +492,22 @@ def follow(
         return result
     if on_result is not None:
         guarded(f"{operation.where}.result", on_result, operation.invocation, result)
+    if hand_over is not None and guarded(f"{operation.where}.hand_over", hand_over, operation, result):
+        return result
     operation.end()
     return result
 
 
-async def _awaited(operation: Operation, coro: Any, on_result: Callback | None, on_chunk: Callback | None) -> Any:
+def stream(operation: Operation, iterator: Any, on_chunk: Callback | None = None) -> Any:
+    """``iterator`` (sync or async) wrapped so that it ends ``operation`` when it finishes."""
+    if isinstance(iterator, (types.AsyncGeneratorType, AsyncIterator)):
+        return AsyncStream(iterator, operation, on_chunk)
+    return SyncStream(iterator, operation, on_chunk)
+
+
+async def _awaited(
+    operation: Operation, coro: Any, on_result: Callback | None, on_chunk: Callback | None, hand_over: HandOver | None
+) -> Any:
     token = operation.activate()
     try:
         result = await coro
@@ -468,7 +516,7 @@ async def _awaited(operation: Operation, coro: Any, on_result: Callback | None, 
         operation.end(exc)
         raise
     operation.deactivate(token)
-    return follow(operation, result, on_result=on_result, on_chunk=on_chunk)
+    return follow(operation, result, on_result=on_result, on_chunk=on_chunk, hand_over=hand_over)
 
 
 # --- streams -----------------------------------------------------------------------------------------
@@ -620,3 +668,43 @@ def submit_with_context(wrapped: Callable[..., Any], instance: Any, args: tuple[
         if bound is not None:
             args = (bound, *args[1:])
     return wrapped(*args, **kwargs)
+
+
+# --- patch targets -----------------------------------------------------------------------------------
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One method to wrap: ``module``, ``"Class.method"`` and a factory ``make(tracer) -> wrapper``."""
+
+    module: str
+    name: str
+    make: Callable[[trace.Tracer], Wrapper]
+
+
+def wrap_targets(targets: list[Target], tracer: trace.Tracer) -> list[tuple[Any, str]]:
+    """Wrap each target that exists; return (owner, attribute) pairs for ``unwrap_targets``.
+
+    A target missing from the installed framework version is skipped with a debug line.
+    """
+    done: list[tuple[Any, str]] = []
+    for target in targets:
+        try:
+            owner, _, _ = wrapt.resolve_path(target.module, target.name)
+            wrapt.wrap_function_wrapper(target.module, target.name, target.make(tracer))
+        except (ImportError, AttributeError) as exc:
+            _logger.debug("xpander-otel: %s.%s not found, not instrumented (%s)", target.module, target.name, exc)
+            continue
+        done.append((owner, target.name.rsplit(".", 1)[-1]))
+    return done
+
+
+def unwrap_targets(done: list[tuple[Any, str]]) -> None:
+    """Restore exactly the originals that ``wrap_targets`` replaced."""
+    for owner, attribute in reversed(done):
+        current = owner.__dict__.get(attribute) if isinstance(owner, type) else getattr(owner, attribute, None)
+        if isinstance(current, wrapt.FunctionWrapper):
+            setattr(owner, attribute, current.__wrapped__)
+    done.clear()
