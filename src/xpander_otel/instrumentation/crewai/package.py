@@ -1,0 +1,3 @@
+"""The CrewAI versions this instrumentation supports (``instrumentation_dependencies``)."""
+
+_instruments = ("crewai >= 1.0",)
