@@ -6,6 +6,8 @@ Run everything with ``python3 scripts/dev.py test`` (the README's command), or o
 
 from __future__ import annotations
 
+import glob
+
 import nox
 
 nox.options.default_venv_backend = "uv"
@@ -36,7 +38,8 @@ def demo(session: nox.Session) -> None:
 
 
 # One environment per agent framework: extra name -> test folder. Each installs the framework's pinned
-# versions from tests/requirements/<name>.txt (current releases; see the file for the older supported one).
+# versions from tests/requirements/<name>.txt (current releases); <name>_oldest runs the get_args tests
+# against tests/requirements/<name>.oldest.txt (the oldest supported release, whose API differs).
 FRAMEWORKS = {
     "agno": "agno",
     "openai_agents": "openai-agents",
@@ -61,3 +64,20 @@ def _framework_session(name: str, extra: str):
 for _name, _extra in FRAMEWORKS.items():
     globals()[f"session_{_name}"] = _framework_session(_name, _extra)
     nox.options.sessions.append(_name)
+
+
+def _oldest_framework_session(name: str, extra: str):
+    @nox.session(name=f"{name}_oldest")
+    def run(session: nox.Session) -> None:
+        """The oldest supported release (tests/requirements/<name>.oldest.txt), where its API differs."""
+        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.oldest.txt")
+        session.run(*PYTEST, *sorted(glob.glob(f"tests/frameworks/{name}/test_get_args*.py")), *session.posargs)
+
+    return run
+
+
+for _name, _extra in FRAMEWORKS.items():
+    if not glob.glob(f"tests/requirements/{_name}.oldest.txt"):
+        continue  # no older release pinned for this framework
+    globals()[f"session_{_name}_oldest"] = _oldest_framework_session(_name, _extra)
+    nox.options.sessions.append(f"{_name}_oldest")
