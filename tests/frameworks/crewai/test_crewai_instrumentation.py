@@ -255,3 +255,28 @@ def test_uninstrumented_kickoff_is_unchanged_and_emits_nothing(instrument, spans
     assert make_crew(llm).kickoff().raw == instrumented_raw == FINAL_ANSWER
     assert len(llm.llm.requests) == 2
     assert spans.finished() == []
+
+
+# ``instrument`` comes before ``monkeypatch``: its teardown re-reads the settings after the variable is gone.
+def test_message_content_only_when_enabled(instrument, spans, llm, monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    instrument(CrewAIInstrumentor)
+    make_crew(llm).kickoff()
+
+    tool_span = spans.one("execute_tool get_weather")
+    assert tool_span.attributes[semconv.TOOL_CALL_ARGUMENTS] == '{"city": "Paris"}'
+    assert tool_span.attributes[semconv.TOOL_CALL_RESULT] == "Sunny in Paris, 22 degrees."
+    second = spans.named("chat scripted-weather")[1]
+    assert QUESTION in second.attributes[semconv.INPUT_MESSAGES]
+    assert FINAL_ANSWER in second.attributes[semconv.OUTPUT_MESSAGES]
+
+
+def test_message_content_off_by_default_and_task_content_can_be_switched_off(instrument, spans, llm, monkeypatch):
+    monkeypatch.setenv("XPANDER_CAPTURE_TASK_CONTENT", "false")
+    instrument(CrewAIInstrumentor)
+    make_crew(llm).kickoff()
+
+    spans.assert_tree(CREW_TREE)
+    for span in spans.finished():
+        assert not {semconv.TOOL_CALL_ARGUMENTS, semconv.TOOL_CALL_RESULT, semconv.INPUT_MESSAGES,
+                    semconv.OUTPUT_MESSAGES, semconv.XPANDER_TASK_INPUT, semconv.XPANDER_TASK_RESULT} & set(span.attributes)

@@ -224,3 +224,26 @@ def test_uninstrumented_run_is_unchanged_and_emits_nothing(instrument, spans, ll
     assert make_agent(llm).run_sync(QUESTION).output == instrumented_output == FINAL_ANSWER
     assert len(llm.llm.requests) == 2
     assert spans.finished() == []
+
+
+# ``instrument`` comes before ``monkeypatch``: its teardown re-reads the settings after the variable is gone.
+def test_message_content_follows_the_genai_switch(instrument, spans, llm, monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    instrument(PydanticAIInstrumentor)
+    make_agent(llm).run_sync(QUESTION)
+
+    assert spans.one("invoke_agent weather_agent").attributes["final_result"] == FINAL_ANSWER
+    tool_span = spans.one("execute_tool get_weather")
+    assert tool_span.attributes[semconv.TOOL_CALL_ARGUMENTS] == '{"city":"Paris"}'
+    assert QUESTION in spans.named("chat scripted-weather")[0].attributes[semconv.INPUT_MESSAGES]
+
+
+def test_no_message_content_by_default_and_task_content_can_be_switched_off(instrument, spans, llm, monkeypatch):
+    monkeypatch.setenv("XPANDER_CAPTURE_TASK_CONTENT", "false")
+    instrument(PydanticAIInstrumentor)
+    make_agent(llm).run_sync(QUESTION)
+
+    spans.assert_tree(ANSWER_TREE)
+    for span in spans.finished():
+        for value in span.attributes.values():
+            assert QUESTION not in str(value) and "Paris" not in str(value)

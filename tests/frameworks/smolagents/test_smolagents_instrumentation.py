@@ -249,3 +249,27 @@ def test_uninstrumented_run_is_unchanged_and_emits_nothing(instrument, spans, ll
     assert plain.run("What is the weather in Paris?") == instrumented_result == FINAL_ANSWER
     assert [(r["model"], r["tools"], len(r["messages"])) for r in llm.llm.requests] == instrumented_requests
     assert spans.finished() == []
+
+
+# ``instrument`` comes before ``monkeypatch``: its teardown re-reads the settings after the variable is gone.
+def test_message_content_only_when_enabled(instrument, spans, llm, monkeypatch):
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    instrument(SmolagentsInstrumentor)
+    make_agent(llm).run("What is the weather in Paris?")
+
+    tool_span = spans.one("execute_tool get_weather")
+    assert tool_span.attributes[semconv.TOOL_CALL_ARGUMENTS] == '{"city": "Paris"}'
+    assert tool_span.attributes[semconv.TOOL_CALL_RESULT] == "Sunny in Paris, 22 degrees."
+    first = spans.named("chat scripted-final-answer")[0]
+    assert "What is the weather in Paris?" in first.attributes[semconv.INPUT_MESSAGES]
+
+
+def test_message_content_off_by_default_and_task_content_can_be_switched_off(instrument, spans, llm, monkeypatch):
+    monkeypatch.setenv("XPANDER_CAPTURE_TASK_CONTENT", "false")
+    instrument(SmolagentsInstrumentor)
+    make_agent(llm).run("What is the weather in Paris?")
+
+    spans.assert_tree(ANSWER_TREE)
+    for span in spans.finished():
+        assert not {semconv.TOOL_CALL_ARGUMENTS, semconv.TOOL_CALL_RESULT, semconv.INPUT_MESSAGES,
+                    semconv.OUTPUT_MESSAGES, semconv.XPANDER_TASK_INPUT, semconv.XPANDER_TASK_RESULT} & set(span.attributes)
