@@ -208,6 +208,37 @@ def test_two_agents_in_one_crew_are_children_of_one_run(instrumented, spans, llm
     assert usage_of(spans.one("invoke_agent Writer")) == (130, 22)
 
 
+def test_crew_run_from_a_tool_nests_under_the_outer_run(instrumented, spans, llm):
+    """Agent-as-tool: a tool that kicks off another crew; the inner run belongs to the outer task."""
+
+    @tool("ask_expert")
+    def ask_expert(city: str) -> str:
+        """Ask the weather expert crew about a city."""
+        return make_crew(llm).kickoff().raw
+
+    outer_agent = make_agent(llm, role="Coordinator")
+    outer_agent.tools = [ask_expert]
+    outer = Crew(agents=[outer_agent], tasks=[Task(description=QUESTION, expected_output="One sentence.",
+                                                   agent=outer_agent)], name="outer")
+
+    assert outer.kickoff().raw == FINAL_ANSWER
+    spans.assert_tree("""
+        invoke_workflow outer INTERNAL
+          invoke_agent Coordinator INTERNAL
+            chat scripted-weather CLIENT
+            execute_tool ask_expert INTERNAL
+              invoke_workflow crew INTERNAL
+                invoke_agent Weather reporter INTERNAL
+                  chat scripted-weather CLIENT
+                  execute_tool get_weather INTERNAL
+                  chat scripted-weather CLIENT
+            chat scripted-weather CLIENT
+    """)
+    assert usage_of(spans.one("invoke_workflow crew")) == (130, 22)
+    assert usage_of(spans.one("invoke_workflow outer")) == (260, 44)
+    assert len({s.context.trace_id for s in spans.finished()}) == 1
+
+
 def test_crews_in_threads_are_separate_traces(instrumented, spans, llm):
     crews = [make_crew(llm) for _ in range(3)]
     with ThreadPoolExecutor(3) as pool:
