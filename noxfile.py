@@ -7,6 +7,8 @@ Run everything with ``python3 scripts/dev.py test`` (the README's command), or o
 from __future__ import annotations
 
 import glob
+import os
+from pathlib import Path
 
 import nox
 
@@ -28,6 +30,32 @@ def core(session: nox.Session) -> None:
     """Client, keys, dev server, exporter and bridge: no agent framework installed."""
     session.install("-e", ".[server,dev]")
     session.run(*PYTEST, "tests/core", *session.posargs)
+
+
+# The browser test drives Debian's Chromium (no browser download: only package registries are reachable).
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@nox.session
+def browser(session: nox.Session) -> None:
+    """The task pages in real headless Chromium; installs Debian's chromium first when it is missing."""
+    if not CHROMIUM.exists():
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run(*sudo, "apt-get", "update", external=True, env=env)
+        session.run(*sudo, "apt-get", "install", "-y", "chromium", external=True, env=env)
+    session.install("-e", ".[server,dev]", "playwright==1.65.2")
+    session.run(*PYTEST, "tests/browser", *session.posargs)
+
+
+@nox.session
+def devserver_sdk(session: nox.Session) -> None:
+    """The real xpander-sdk as a client of the dev server (its own environment: the SDK pins agno 2.x)."""
+    session.install("-e", ".[server,dev]", "xpander-sdk[agno]==2.0.537")
+    session.run(*PYTEST, "tests/devserver_sdk", *session.posargs)
+
+
+nox.options.sessions += ["browser", "devserver_sdk"]
 
 
 @nox.session

@@ -32,3 +32,13 @@ def recorder():
     rec.url = server.url
     yield rec
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def devserver(tmp_path_factory):
+    """``xpander-otel serve`` as a real process on a free loopback port with its own database, for the
+    session: tests create their own agents (``devserver.create_agent``) so their counts are exact."""
+    from _devserver import DevServerProcess
+
+    with DevServerProcess(tmp_path_factory.mktemp("devserver") / "tasks.sqlite3") as server:
+        yield server

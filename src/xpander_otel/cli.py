@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .devserver.commands import add_commands as add_devserver_commands
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xpander-otel", description="xpander.ai through OpenTelemetry")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="run an instrumented agent against the local dev server")
+    add_devserver_commands(sub)  # serve, demo, tasks
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        print("demo arrives with the dev server")
-    return 0
+    return args.handler(args)
 
 
 if __name__ == "__main__":

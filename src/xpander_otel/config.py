@@ -7,6 +7,7 @@ No other module calls ``os.environ``/``os.getenv``: they ask this module, so the
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
@@ -22,6 +23,11 @@ ENV_IS_CLOUD = "IS_XPANDER_CLOUD"
 
 # Keys for agents that point at their own OpenAI-compatible endpoint.
 ENV_OPENAI_COMPATIBLE_KEY = "OPENAI_COMPATIBLE_API_KEY"
+
+# The local dev server (`xpander-otel serve`): where its SQLite database lives.
+ENV_DEVSERVER_DB = "XPANDER_OTEL_DEVSERVER_DB"
+DEFAULT_DEVSERVER_PORT = 8765
+DEFAULT_DEVSERVER_URL = f"http://127.0.0.1:{DEFAULT_DEVSERVER_PORT}"
 
 
 def _env(name: str) -> str | None:
@@ -102,6 +108,17 @@ def is_xpander_cloud() -> bool:
 def env_secret(name: str) -> SecretStr | None:
     """A credential from the environment, wrapped so it cannot leak through repr or str."""
     return _secret(_env(name))
+
+
+def default_devserver_db() -> Path:
+    """The dev server's database: ``XPANDER_OTEL_DEVSERVER_DB``, else ``tasks.sqlite3`` in the user's data folder."""
+    explicit = _env(ENV_DEVSERVER_DB)
+    if explicit:
+        return Path(explicit).expanduser()
+    # Imported here: platformdirs comes with the [server] extra, which the core install does not need.
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("xpander-otel", appauthor=False)) / "tasks.sqlite3"
 
 
 # --- content capture (instrumentation) -------------------------------------------------------------

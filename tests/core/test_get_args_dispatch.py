@@ -39,6 +39,9 @@ def test_unknown_framework_lists_the_supported_ones():
     ("langgraph", "langchain"),
     ("strands-agents", "strands"),
     ("google-adk", "google-adk"),
+    ("OpenAI_Agents", "openai-agents"),  # spellings of an explicit framework= are normalized
+    ("strands", "strands"),
+    ("adk", "google-adk"),
     ("pydantic-ai", "pydantic-ai"),
     ("crewai", "crewai"),
 ])

@@ -19,7 +19,6 @@ A builder module is imported only when its framework is dispatched, so a core in
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from typing import Any
 from .. import llm_keys
 from ..errors import FrameworkNotInstalled, UnsupportedFramework
 from ..models import AgentConfig, Task
+from ._common import installed
 from ._context import BuildContext, neutral_args
 
 __all__ = [
@@ -74,13 +74,6 @@ def _normalize(framework: str) -> str:
     return _ALIASES.get(name, name)
 
 
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:  # a missing parent package of a dotted name
-        return False
-
-
 def _builder_for(framework: str) -> Builder:
     name = _normalize(framework)
     builder = _BUILDERS.get(name)
@@ -92,7 +85,7 @@ def _builder_for(framework: str) -> Builder:
             f"No get_args builder for framework {framework!r}. Supported: {', '.join(SUPPORTED_FRAMEWORKS)} "
             "(pass framework=... to choose one)."
         )
-    missing = [m for m in spec.imports if not _installed(m)]
+    missing = [m for m in spec.imports if not installed(m)]
     if missing:
         raise FrameworkNotInstalled(
             f"The agent runs on {name}, which is not installed (missing: {', '.join(missing)}): "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -54,10 +55,15 @@ def native_provider(ctx: BuildContext) -> str | None:
 
 
 def openai_base_url(ctx: BuildContext) -> str | None:
-    """The Chat Completions base URL: the agent's own ``llm_api_base``, else its provider's, else OpenAI's."""
-    if ctx.agent.llm_api_base:
-        return config.ensure_scheme(ctx.agent.llm_api_base).rstrip("/")
-    return OPENAI_COMPATIBLE_BASES.get(ctx.agent.model_provider)
+    """The Chat Completions base URL: the agent's own ``llm_api_base``, else its provider's, else OpenAI's.
+
+    An ``llm_api_base`` on Anthropic's or Google's own host addresses their native API, not the OpenAI-
+    compatible one an OpenAI client needs, so those get the compatibility base.
+    """
+    agent = ctx.agent
+    if agent.llm_api_base and (llm_keys.uses_own_endpoint(agent) or agent.model_provider not in NATIVE_PROVIDERS):
+        return config.ensure_scheme(agent.llm_api_base).rstrip("/")
+    return OPENAI_COMPATIBLE_BASES.get(agent.model_provider)
 
 
 def instructions(ctx: BuildContext, *, with_context: bool = True) -> str:
@@ -124,17 +130,20 @@ def identifier(name: str, *, fallback: str = "agent") -> str:
     return ident
 
 
+def installed(module: str) -> bool:
+    """True when ``module`` (dotted names too) can be imported."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a missing parent package of a dotted name
+        return False
+
+
 def require(module: str, install: str) -> None:
     """Raise ``FrameworkNotInstalled`` naming ``install`` when ``module`` cannot be imported."""
-    import importlib.util
-
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        found = False
-    if not found:
+    if not installed(module):
         raise FrameworkNotInstalled(f"{module} is not installed: pip install {install}")
 
 
 def headers_or_none(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """Extra headers for a client argument that means "none" as None."""
     return dict(headers) if headers else None

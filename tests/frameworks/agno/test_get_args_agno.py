@@ -83,6 +83,9 @@ def test_agno_args_carry_config_task_and_ids(recorder, llm):
     assert args["tools"] == [weather.function]
     assert args["metadata"] == {task_context.METADATA_AGENT_ID: AGENT_ID, task_context.METADATA_TASK_ID: TASK_ID}
     assert task_context.agent_id_for("Weather Reporter") == AGENT_ID
+    # What the instrumentation puts on the agent span, read from the built agent's metadata.
+    assert task_context.xpander_attributes("Another Name", Agent(**args).metadata) == {
+        "xpander.agent.id": AGENT_ID, "xpander.task.id": TASK_ID}
     model = args["model"]
     assert type(model) is OpenAIChat
     assert (model.id, model.api_key, model.base_url) == (MODEL, CUSTOM_KEY, llm.base_url)
@@ -97,8 +100,9 @@ def test_agno_override_wins_and_output_schema_flows(recorder, llm):
 
     args = backend.get_args(agent_id=AGENT_ID, override={"name": "Mine", "markdown": True})
 
-    assert args["output_schema"] == schema
-    assert (args["name"], args["markdown"]) == ("Mine", True)
+    agent = Agent(**args)
+    assert agent.output_schema == schema
+    assert (agent.name, agent.markdown) == ("Mine", True)
     assert task_context.agent_id_for("Mine") == AGENT_ID
 
 

@@ -131,7 +131,7 @@ def test_adk_output_schema_and_providers(recorder, llm):
 
     args = backend.get_args(agent_id=AGENT_ID, override={"description": "mine"})
 
-    assert args["output_schema"] == schema
+    assert LlmAgent(**args).output_schema == schema
     assert args["description"] == "mine"
     assert args["model"].model == "anthropic/claude-sonnet-4-5"
     assert "api_base" not in args["model"]._additional_args

@@ -126,3 +126,19 @@ def test_langchain_canonical_host_key(recorder, monkeypatch, cloud, custom, env,
 
     assert (model.openai_api_key.get_secret_value(), model.openai_api_base) == (expected, None)
     assert model.root_client.api_key == expected
+
+
+@pytest.mark.parametrize(("provider", "llm_api_base", "expected_base"), [
+    ("anthropic", None, "https://api.anthropic.com/v1/"),
+    ("anthropic", "https://api.anthropic.com", "https://api.anthropic.com/v1/"),  # native host: compat base
+    ("gemini", None, "https://generativelanguage.googleapis.com/v1beta/openai/"),
+    ("fireworks", None, "https://api.fireworks.ai/inference/v1"),
+    ("openai", "api.openai.com/v1", "https://api.openai.com/v1"),
+    ("anthropic", "http://127.0.0.1:9/v1", "http://127.0.0.1:9/v1"),  # own endpoint wins
+])
+def test_langchain_provider_base_urls(recorder, provider, llm_api_base, expected_base):
+    body = agent_body("langchain", llm_api_base, model_provider=provider)
+
+    model = serve_agent(recorder, body).get_args(agent_id=AGENT_ID)["model"]
+
+    assert model.openai_api_base == expected_base

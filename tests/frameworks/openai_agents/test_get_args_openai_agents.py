@@ -90,6 +90,7 @@ def test_openai_agent_args_carry_config_task_and_ids(recorder, llm):
     assert isinstance(model._client, AsyncOpenAI)
     assert (model._client.api_key, str(model._client.base_url)) == (CUSTOM_KEY, f"{llm.base_url}/")
     assert task_context.agent_id_for("Weather Reporter") == AGENT_ID
+    assert task_context.xpander_attributes(Agent(**args).name) == {"xpander.agent.id": AGENT_ID}
     assert_no_secret(repr(args))
 
 
