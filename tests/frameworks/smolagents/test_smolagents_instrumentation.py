@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from openai import InternalServerError
 from opentelemetry.trace import StatusCode
-from smolagents import OpenAIServerModel, ToolCallingAgent, tool
+from smolagents import CodeAgent, OpenAIServerModel, ToolCallingAgent, tool
 from smolagents.memory import ActionStep
 from smolagents.utils import AgentGenerationError
 
@@ -235,6 +235,24 @@ def test_runs_in_threads_are_separate_traces(instrumented, spans, llm):
     assert len({r.context.trace_id for r in roots}) == 3
     for root in roots:
         assert (root.attributes[semconv.USAGE_INPUT_TOKENS], root.attributes[semconv.USAGE_OUTPUT_TOKENS]) == (130, 22)
+
+
+def test_code_agent_runs_get_the_same_run_and_model_spans(instrumented, spans, llm):
+    """CodeAgent shares MultiStepAgent.run. The scripted model writes no code, so the one step fails to
+    parse and smolagents asks for a final answer after ``max_steps`` (``scripted-answer``: 20/8 a call)."""
+    model = OpenAIServerModel(model_id="scripted-answer", api_base=llm.base_url, api_key="sk-test",
+                              client_kwargs={"max_retries": 0})
+    agent = CodeAgent(tools=[get_weather], model=model, name="coder", max_steps=1, verbosity_level=0)
+
+    assert agent.run("What is the weather in Paris?") == FINAL_ANSWER
+    spans.assert_tree("""
+        invoke_agent coder INTERNAL
+          chat scripted-answer CLIENT
+          chat scripted-answer CLIENT
+    """)
+    root = spans.one("invoke_agent coder")
+    assert (root.attributes[semconv.USAGE_INPUT_TOKENS], root.attributes[semconv.USAGE_OUTPUT_TOKENS]) == (40, 16)
+    assert root.attributes[semconv.XPANDER_TASK_RESULT] == FINAL_ANSWER
 
 
 def test_uninstrumented_run_is_unchanged_and_emits_nothing(instrument, spans, llm):
