@@ -8,6 +8,7 @@ Paris, 22 degrees." (usage 80/12).
 from __future__ import annotations
 
 import asyncio
+import json
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -234,7 +235,7 @@ def test_message_content_follows_the_genai_switch(instrument, spans, llm, monkey
 
     assert spans.one("invoke_agent weather_agent").attributes["final_result"] == FINAL_ANSWER
     tool_span = spans.one("execute_tool get_weather")
-    assert tool_span.attributes[semconv.TOOL_CALL_ARGUMENTS] == '{"city":"Paris"}'
+    assert json.loads(tool_span.attributes[semconv.TOOL_CALL_ARGUMENTS]) == {"city": "Paris"}
     assert QUESTION in spans.named("chat scripted-weather")[0].attributes[semconv.INPUT_MESSAGES]
 
 

@@ -30,6 +30,8 @@ FINAL_ANSWER_TOOL = "final_answer"
 # smolagents model class -> gen_ai.provider.name (the first match along the class's MRO).
 _PROVIDERS = {
     "AzureOpenAIModel": "azure.ai.openai",
+    "AzureOpenAIServerModel": "azure.ai.openai",
+    "OpenAIServerModel": "openai",
     "OpenAIModel": "openai",
     "AmazonBedrockModel": "aws.bedrock",
     "InferenceClientModel": "huggingface",
