@@ -6,7 +6,9 @@ No other module calls ``os.environ``/``os.getenv``: they ask this module, so the
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -23,6 +25,16 @@ ENV_IS_CLOUD = "IS_XPANDER_CLOUD"
 
 # Keys for agents that point at their own OpenAI-compatible endpoint.
 ENV_OPENAI_COMPATIBLE_KEY = "OPENAI_COMPATIBLE_API_KEY"
+
+# The span exporter (see ExporterSettings).
+ENV_OTEL_SPOOL = "XPANDER_OTEL_SPOOL"
+ENV_OTEL_AGENT_MAP = "XPANDER_OTEL_AGENT_MAP"
+ENV_OTEL_MAX_SPANS_PER_TRACE = "XPANDER_OTEL_MAX_SPANS_PER_TRACE"
+ENV_OTEL_MAX_OPEN_TRACES = "XPANDER_OTEL_MAX_OPEN_TRACES"
+ENV_OTEL_TRACE_TTL = "XPANDER_OTEL_TRACE_TTL"
+# Read to pick the default spool folder.
+_ENV_XDG_CACHE_HOME = "XDG_CACHE_HOME"
+_ENV_LOCALAPPDATA = "LOCALAPPDATA"
 
 # The local dev server (`xpander-otel serve`): where its SQLite database lives.
 ENV_DEVSERVER_DB = "XPANDER_OTEL_DEVSERVER_DB"
@@ -108,6 +120,76 @@ def is_xpander_cloud() -> bool:
 def env_secret(name: str) -> SecretStr | None:
     """A credential from the environment, wrapped so it cannot leak through repr or str."""
     return _secret(_env(name))
+
+
+# --- the span exporter ---------------------------------------------------------------------------------
+
+SPOOL_IN_MEMORY = ":memory:"
+
+
+def default_spool_path() -> Path:
+    """The user's cache folder (XDG on Linux, ~/Library/Caches, %LOCALAPPDATA%) / xpander-otel / spool."""
+    if sys.platform == "win32":
+        base = Path(_env(_ENV_LOCALAPPDATA) or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(_env(_ENV_XDG_CACHE_HOME) or Path.home() / ".cache")
+    return base / "xpander-otel" / "spool.sqlite3"
+
+
+class ExporterSettings(BaseModel):
+    """Settings of ``XpanderSpanExporter``; each field falls back to its environment variable.
+
+    - ``XPANDER_OTEL_SPOOL``: the SQLite spool file (default: ``default_spool_path()``; ``:memory:`` keeps
+      reports in memory only, so a crash loses undelivered ones).
+    - ``XPANDER_OTEL_AGENT_MAP``: framework agent name -> xpander agent id, as ``name=id,other=id2`` or a
+      JSON object; used when a run carries no xpander id and no default agent id is set.
+    - ``XPANDER_OTEL_MAX_SPANS_PER_TRACE`` (5000), ``XPANDER_OTEL_MAX_OPEN_TRACES`` (2000),
+      ``XPANDER_OTEL_TRACE_TTL`` (seconds, 300): bounds of the per-trace buffers.
+
+    A malformed value raises ``ValueError`` naming the variable.
+    """
+
+    spool_path: str = Field(default_factory=lambda: _env(ENV_OTEL_SPOOL) or str(default_spool_path()))
+    agent_map: dict[str, str] = Field(default_factory=lambda: parse_agent_map(_env(ENV_OTEL_AGENT_MAP)))
+    max_spans_per_trace: int = Field(default_factory=lambda: _env_number(ENV_OTEL_MAX_SPANS_PER_TRACE, 5000, int),
+                                     gt=0)
+    max_open_traces: int = Field(default_factory=lambda: _env_number(ENV_OTEL_MAX_OPEN_TRACES, 2000, int), gt=0)
+    trace_ttl_s: float = Field(default_factory=lambda: _env_number(ENV_OTEL_TRACE_TTL, 300.0, float), gt=0)
+
+
+def parse_agent_map(text: str | None) -> dict[str, str]:
+    """``name=id,other=id2`` or ``{"name": "id"}`` -> dict; ``ValueError`` names the variable."""
+    if not text:
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            mapping = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{ENV_OTEL_AGENT_MAP} is not valid JSON: {exc}") from None
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ValueError(f"{ENV_OTEL_AGENT_MAP} must map agent names to agent id strings (a JSON object)")
+        return {str(k): v for k, v in mapping.items()}
+    mapping = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, agent_id = pair.partition("=")
+        if not sep or not name.strip() or not agent_id.strip():
+            raise ValueError(f"{ENV_OTEL_AGENT_MAP}: expected name=agent_id pairs separated by commas, "
+                             f"got {pair!r}")
+        mapping[name.strip()] = agent_id.strip()
+    return mapping
+
+
+def _env_number(name: str, default, kind):
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
 
 def default_devserver_db() -> Path:
