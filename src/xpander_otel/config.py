@@ -202,7 +202,6 @@ def default_devserver_db() -> Path:
 
     return Path(platformdirs.user_data_dir("xpander-otel", appauthor=False)) / "tasks.sqlite3"
 
-
 # --- content capture (instrumentation) -------------------------------------------------------------
 
 # The GenAI convention's switch for message content (prompts, tool arguments and results).
