@@ -252,3 +252,13 @@ def content_capture() -> ContentCapture:
         task=_flag(ENV_CAPTURE_TASK_CONTENT, True),
         max_length=max(max_length, 16),
     )
+
+
+# --- the OTLP bridge -----------------------------------------------------------------------------------
+
+ENV_BRIDGE_TOKEN = "XPANDER_BRIDGE_TOKEN"
+
+
+def bridge_token() -> str | None:
+    """``XPANDER_BRIDGE_TOKEN``: the bearer token OTLP clients must send to the bridge (None: no check)."""
+    return _env(ENV_BRIDGE_TOKEN)
