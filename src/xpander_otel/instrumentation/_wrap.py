@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.trace import SpanKind, StatusCode
 
 from .. import __version__, config, llm_keys, semconv
@@ -52,7 +53,9 @@ HandOver = Callable[["Operation", Any], bool]
 # --- logging our own failures once -------------------------------------------------------------------
 
 _reported: set[str] = set()
-_reported_lock = threading.Lock()
+# Re-entrant locks here and below: a stream abandoned to the garbage collector ends its span from
+# __del__, which may run on this very thread while it holds one of them.
+_reported_lock = threading.RLock()
 
 
 def log_once(where: str, exc: BaseException) -> None:
@@ -126,7 +129,7 @@ def capture_text(value: Any) -> str | None:
 
 # --- invocations: what one span needs, written once at the end ---------------------------------------
 
-_usage_lock = threading.Lock()
+_usage_lock = threading.RLock()
 
 
 @dataclass
@@ -319,17 +322,18 @@ class ToolInvocation(Invocation):
 
 # --- span lifecycle ----------------------------------------------------------------------------------
 
-_end_lock = threading.Lock()
+_end_lock = threading.RLock()
 
 
 class Operation:
     """A started span and its invocation; ``end()`` writes the attributes and ends it, exactly once."""
 
-    __slots__ = ("_ended", "context", "invocation", "span", "where")
+    __slots__ = ("_ended", "context", "invocation", "name", "span", "where")
 
     def __init__(self, invocation: Invocation, span: trace.Span, context: otel_context.Context, where: str) -> None:
         self.invocation = invocation
         self.span = span
+        self.name = invocation.span_name()
         self.context = context
         self.where = where
         self._ended = False
@@ -362,6 +366,9 @@ class Operation:
         span = self.span
         try:
             self._finish_invocation(error)
+            name = self.invocation.span_name()
+            if name != self.name:  # the model became known only at the end
+                span.update_name(name)
             span.set_attributes(self.invocation.end_attributes())
         except Exception as exc:
             log_once(f"{self.where}.attributes", exc)
@@ -408,9 +415,14 @@ def _record_failure(span: trace.Span, invocation: Invocation) -> None:
 
 
 def start(
-    tracer: trace.Tracer, invocation: Invocation | Callable[..., Invocation], *args: Any, where: str
+    tracer: trace.Tracer,
+    invocation: Invocation | Callable[..., Invocation],
+    *args: Any,
+    where: str,
+    parent: otel_context.Context | None = None,
 ) -> Operation | None:
-    """Start the invocation's span as a child of the current one; None (logged once) if that fails.
+    """Start the invocation's span as a child of the current one (or of ``parent``); None (logged once)
+    if that fails.
 
     ``invocation`` may be a factory, called with ``args`` inside the guard: building it from the
     framework's objects is our code and may fail.
@@ -418,7 +430,8 @@ def start(
     try:
         if not isinstance(invocation, Invocation):
             invocation = invocation(*args)
-        parent = otel_context.get_current()
+        if parent is None:
+            parent = otel_context.get_current()
         span = tracer.start_span(
             invocation.span_name(), context=parent, kind=invocation.kind, attributes=invocation.start_attributes()
         )
@@ -708,3 +721,23 @@ def unwrap_targets(done: list[tuple[Any, str]]) -> None:
         if isinstance(current, wrapt.FunctionWrapper):
             setattr(owner, attribute, current.__wrapped__)
     done.clear()
+
+
+class Instrumentor(BaseInstrumentor):
+    """``BaseInstrumentor`` whose manual ``instrument()`` skips a missing or unsupported framework
+    version with one debug line instead of an error (``opentelemetry-instrument`` already does so)."""
+
+    def instrument(self, **kwargs: Any) -> Any:
+        if not (kwargs.get("skip_dep_check") or kwargs.get("raise_exception_on_conflict")):
+            conflict = self._check_dependency_conflicts()
+            if conflict is not None:
+                _logger.debug("xpander-otel: %s skipped: %s", type(self).__name__, conflict)
+                return None
+            kwargs["skip_dep_check"] = True
+        return super().instrument(**kwargs)
+
+    def _instrument(self, **kwargs: Any) -> None:  # pragma: no cover - subclasses implement
+        raise NotImplementedError
+
+    def _uninstrument(self, **kwargs: Any) -> None:  # pragma: no cover - subclasses implement
+        raise NotImplementedError
