@@ -97,7 +97,11 @@ def _global_sdk_provider(service_name: str | None) -> TracerProvider:
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name or _DEFAULT_SERVICE_NAME}))
+    # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (read by the SDK) win over our fallback name.
+    resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: _DEFAULT_SERVICE_NAME}))
+    provider = TracerProvider(resource=resource)
     trace.set_tracer_provider(provider)
     if trace.get_tracer_provider() is not provider:
         # Another (non-SDK) provider was set first: ours still works for the instrumentors we start.
