@@ -13,10 +13,26 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_devserver_commands(sub)  # serve, demo, tasks
     _add_bridge_parser(sub)
+    _add_doctor_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "bridge":
         return _run_bridge(args)
     return args.handler(args)
+
+
+def _add_doctor_parser(sub: argparse._SubParsersAction) -> None:
+    doctor = sub.add_parser("doctor", help="check configuration, API, instrumentors and spool, with advice",
+                            description="Check the xpander settings (secret values are not printed), the "
+                                        "API (reachable, key accepted, agent known), installed frameworks and "
+                                        "instrumentors, and the exporter's spool. Exits with 1 when a check fails.")
+    doctor.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the API")
+    doctor.set_defaults(handler=lambda args: _run_doctor(args))
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    return doctor.main(timeout=args.timeout)
 
 
 def _add_bridge_parser(sub: argparse._SubParsersAction) -> None:

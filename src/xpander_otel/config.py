@@ -263,3 +263,16 @@ def content_capture() -> ContentCapture:
         task=_flag(ENV_CAPTURE_TASK_CONTENT, True),
         max_length=max(max_length, 16),
     )
+
+
+# --- xpander-otel doctor --------------------------------------------------------------------------------
+
+
+def environment_variables() -> list[str]:
+    """Every variable named by an ``ENV_*`` constant of this module, in the order they are defined."""
+    return [value for name, value in globals().items() if name.startswith("ENV_") and isinstance(value, str)]
+
+
+def variables_set(names: list[str]) -> dict[str, str]:
+    """The given variables that are set (non-empty) and their values; callers must hide secrets."""
+    return {name: value for name in names if (value := _env(name)) is not None}
