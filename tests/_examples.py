@@ -71,7 +71,7 @@ def run_example(example: Path, server, agent_id: str, tmp_path: Path, *, timeout
         env_from_command["XPANDER_AGENT_ID"] = agent_id
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XPANDER_", "OTEL_"))}
     env.update({"XPANDER_OTEL_SPOOL": str(tmp_path / "spool.sqlite3"), **env_from_command})
-    return subprocess.run([_program(argv[0]), *argv[1:]], cwd=ROOT, env=env, capture_output=True, text=True,
+    return subprocess.run([_program(word) if word in ("python", argv[0]) else word for word in argv], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
 
