@@ -26,11 +26,6 @@ ENV_IS_CLOUD = "IS_XPANDER_CLOUD"
 # Keys for agents that point at their own OpenAI-compatible endpoint.
 ENV_OPENAI_COMPATIBLE_KEY = "OPENAI_COMPATIBLE_API_KEY"
 
-# The local dev server (`xpander-otel serve`): where its SQLite database lives.
-ENV_DEVSERVER_DB = "XPANDER_OTEL_DEVSERVER_DB"
-DEFAULT_DEVSERVER_PORT = 8765
-DEFAULT_DEVSERVER_URL = f"http://127.0.0.1:{DEFAULT_DEVSERVER_PORT}"
-
 # The span exporter (see ExporterSettings).
 ENV_OTEL_SPOOL = "XPANDER_OTEL_SPOOL"
 ENV_OTEL_AGENT_MAP = "XPANDER_OTEL_AGENT_MAP"
@@ -40,6 +35,11 @@ ENV_OTEL_TRACE_TTL = "XPANDER_OTEL_TRACE_TTL"
 # Read to pick the default spool folder.
 _ENV_XDG_CACHE_HOME = "XDG_CACHE_HOME"
 _ENV_LOCALAPPDATA = "LOCALAPPDATA"
+
+# The local dev server (`xpander-otel serve`): where its SQLite database lives.
+ENV_DEVSERVER_DB = "XPANDER_OTEL_DEVSERVER_DB"
+DEFAULT_DEVSERVER_PORT = 8765
+DEFAULT_DEVSERVER_URL = f"http://127.0.0.1:{DEFAULT_DEVSERVER_PORT}"
 
 
 def _env(name: str) -> str | None:
@@ -122,17 +122,6 @@ def env_secret(name: str) -> SecretStr | None:
     return _secret(_env(name))
 
 
-def default_devserver_db() -> Path:
-    """The dev server's database: ``XPANDER_OTEL_DEVSERVER_DB``, else ``tasks.sqlite3`` in the user's data folder."""
-    explicit = _env(ENV_DEVSERVER_DB)
-    if explicit:
-        return Path(explicit).expanduser()
-    # Imported here: platformdirs comes with the [server] extra, which the core install does not need.
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("xpander-otel", appauthor=False)) / "tasks.sqlite3"
-
-
 # --- the span exporter ---------------------------------------------------------------------------------
 
 SPOOL_IN_MEMORY = ":memory:"
@@ -201,6 +190,17 @@ def _env_number(name: str, default, kind):
         return kind(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+def default_devserver_db() -> Path:
+    """The dev server's database: ``XPANDER_OTEL_DEVSERVER_DB``, else ``tasks.sqlite3`` in the user's data folder."""
+    explicit = _env(ENV_DEVSERVER_DB)
+    if explicit:
+        return Path(explicit).expanduser()
+    # Imported here: platformdirs comes with the [server] extra, which the core install does not need.
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("xpander-otel", appauthor=False)) / "tasks.sqlite3"
 
 
 # --- the OTLP bridge -----------------------------------------------------------------------------------

@@ -13,14 +13,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from .. import config, llm_keys
 from ..exporter import conventions
 from ..exporter.assembler import AssembledTask, Assembler
-from ..exporter.delivery import Delivery
 from ..exporter.spans import SpanRecord
+from ..models import TaskReport
 from .grace import GraceWindow
 from .metrics import Metrics
 from .otlp_records import Converted, records_from_request
@@ -36,7 +37,21 @@ class PipelineSettings:
     grace_s: float = 5.0
     max_hold_s: float = 60.0
     max_pending_spans: int = 200_000
+    # Reports waiting in the spool (xpander slow or down) before the bridge stops taking spans: the
+    # spool keeps twice this, so it never has to push out an old report.
+    max_spooled_reports: int = 50_000
     tick_s: float = 0.2
+
+
+class ReportSink(Protocol):
+    """Where assembled reports go: the exporter's ``Delivery`` (spool + POST), or a store in the process."""
+
+    delivered: int
+    dropped: int
+
+    def submit(self, items: list[tuple[str, TaskReport]]) -> bool: ...
+
+    def shutdown(self, timeout_s: float) -> bool: ...
 
 
 def is_anchor(record: SpanRecord) -> bool:
@@ -51,7 +66,7 @@ class BridgePipeline:
     >>> create_otlp_routes(pipeline.ingest)                  # doctest: +SKIP
     """
 
-    def __init__(self, assembler: Assembler, delivery: Delivery, settings: PipelineSettings | None = None, *,
+    def __init__(self, assembler: Assembler, delivery: ReportSink, settings: PipelineSettings | None = None, *,
                  metrics: Metrics | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings or PipelineSettings()
         self.assembler = assembler
@@ -63,6 +78,7 @@ class BridgePipeline:
         self._queue: deque[list[SpanRecord]] = deque()
         self._queued_spans = 0
         self._assembling = 0  # spans released by the grace window, in the assembler right now
+        self._spooled = 0  # reports in the spool, read by the worker each tick
         self._lock = threading.Condition()
         self._stopping = False
         self._unaddressed_logged: set[str] = set()
@@ -85,7 +101,8 @@ class BridgePipeline:
         """Queue records for assembly; False (nothing taken) when the bridge is at its limit."""
         with self._lock:
             pending = self._queued_spans + self._grace.held_spans
-            if self._stopping or (pending and pending + len(records) > self.settings.max_pending_spans):
+            if self._stopping or self._spooled >= self.settings.max_spooled_reports or (
+                    pending and pending + len(records) > self.settings.max_pending_spans):
                 return False
             self._queue.append(records)
             self._queued_spans += len(records)
@@ -125,6 +142,7 @@ class BridgePipeline:
                 stopping = self._stopping
             try:
                 self._assemble(batches)
+                self._spooled = self._spool_count()
             except Exception:  # a bad span must not stop the bridge; the next batch goes on
                 log.exception("xpander bridge could not assemble %d batch(es)", len(batches))
             if stopping:
@@ -165,12 +183,16 @@ class BridgePipeline:
                     "bridge, send xpander.agent.id on the agent span, or map the name with %s.",
                     name, config.ENV_AGENT_ID, config.ENV_OTEL_AGENT_MAP)
 
+    def _spool_count(self) -> int:
+        spool = getattr(self.delivery, "spool", None)  # a store delivery (the dev server's) has none
+        return spool.count() if spool is not None else 0
+
     def _register_gauges(self) -> None:
         delivery = self.delivery
         self.metrics.gauge("open_traces", "Traces held in the grace window or the assembler.",
                            lambda: self._grace.open_traces + self.assembler.open_traces)
         self.metrics.gauge("pending_spans", "Spans queued or held in the grace window.", lambda: self.pending_spans)
-        self.metrics.gauge("reports_spooled", "Reports in the spool waiting for delivery.", delivery.spool.count)
+        self.metrics.gauge("reports_spooled", "Reports in the spool waiting for delivery.", self._spool_count)
         self.metrics.gauge("reports_sent", "Reports the xpander API acknowledged.", lambda: delivery.delivered,
                            counter=True)
         self.metrics.gauge("reports_dropped", "Reports the xpander API refused (4xx).", lambda: delivery.dropped,
