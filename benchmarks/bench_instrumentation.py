@@ -7,6 +7,9 @@ SimpleSpanProcessor to an exporter that drops them.
 
     .nox/agno/bin/python benchmarks/bench_instrumentation.py --framework agno
     .nox/openai_agents/bin/python benchmarks/bench_instrumentation.py --framework openai_agents
+    .nox/langchain/bin/python benchmarks/bench_instrumentation.py --framework langchain
+    .nox/strands/bin/python benchmarks/bench_instrumentation.py --framework strands
+    .nox/google_adk/bin/python benchmarks/bench_instrumentation.py --framework google_adk
 
 Prints one line per framework: baseline and instrumented CPU microseconds per run (medians over rounds,
 uninstrumented and instrumented rounds interleaved) and the added time (median of the per-round
@@ -107,7 +110,112 @@ def openai_agents_setup() -> Setup:
                  OpenAIAgentsInstrumentor())
 
 
-SETUPS = {"agno": agno_setup, "openai_agents": openai_agents_setup}
+def _streaming_transport(httpx_module: Any) -> Any:
+    """Like ``_transport``, for clients that always stream (Strands): server-sent events rendered in-process."""
+    llm = ScriptedLLM()
+
+    async def handle(request: Any) -> Any:
+        reply = llm.completion(json.loads(request.content))
+        llm.requests.clear()
+        if not hasattr(reply, "body_iterator"):
+            return httpx_module.Response(reply.status_code, content=reply.body,
+                                         headers={"content-type": "application/json"})
+        events = [c.encode() if isinstance(c, str) else c async for c in reply.body_iterator]
+        return httpx_module.Response(reply.status_code, content=b"".join(events),
+                                     headers={"content-type": "text/event-stream"})
+
+    return httpx_module.MockTransport(handle)
+
+
+def langchain_setup() -> Setup:
+    import httpx2
+    from langchain.agents import create_agent
+    from langchain_core.tools import tool
+    from langchain_openai import ChatOpenAI
+
+    from xpander_otel.instrumentation.langchain import LangChainInstrumentor
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    model = ChatOpenAI(model="scripted-weather", base_url="http://fake.local/v1", api_key="sk-bench",
+                       http_client=httpx2.Client(transport=_transport(httpx2)))
+    agent = create_agent(model, tools=[get_weather], name="weather")
+    question = {"messages": [{"role": "user", "content": "weather?"}]}
+    return Setup("langchain", lambda: agent.invoke(question), LangChainInstrumentor())
+
+
+def strands_setup() -> Setup:
+    """Strands emits its spans natively: without a global tracer provider they are no-ops in the baseline,
+    so the figure includes recording them, which the instrumentor turns on."""
+    import httpx2
+    from openai import AsyncOpenAI
+    from strands import Agent, tool
+    from strands.models.openai import OpenAIModel
+
+    from xpander_otel.instrumentation.strands import StrandsInstrumentor
+
+    @tool
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    client = AsyncOpenAI(base_url="http://fake.local/v1", api_key="sk-bench",
+                         http_client=httpx2.AsyncClient(transport=_streaming_transport(httpx2)))
+    model = OpenAIModel(client=client, model_id="scripted-weather")
+
+    def run_once() -> Any:
+        return Agent(model=model, tools=[get_weather], name="weather", callback_handler=None)("weather?")
+
+    return Setup("strands", run_once, StrandsInstrumentor())
+
+
+def google_adk_setup() -> Setup:
+    """ADK's LLM calls go through LiteLLM, which takes no HTTP transport: the model here is an in-process
+    ``BaseLlm`` answering like the scripted LLM (tool call, then answer, same usage). As for Strands, the
+    figure includes recording ADK's native spans."""
+    from google.adk.agents import LlmAgent
+    from google.adk.models.base_llm import BaseLlm
+    from google.adk.models.llm_response import LlmResponse
+    from google.adk.runners import InMemoryRunner
+    from google.genai import types
+
+    from xpander_otel.instrumentation.google_adk import GoogleADKInstrumentor
+
+    class ScriptedBaseLlm(BaseLlm):
+        async def generate_content_async(self, llm_request: Any, stream: bool = False):
+            answered = any(p.function_response for p in llm_request.contents[-1].parts or ())
+            if answered:
+                part, usage = types.Part(text="It is sunny in Paris, 22 degrees."), (80, 12)
+            else:
+                part = types.Part(function_call=types.FunctionCall(name="get_weather", args={"city": "Paris"}, id="call_1"))
+                usage = (50, 10)
+            yield LlmResponse(
+                content=types.Content(role="model", parts=[part]),
+                usage_metadata=types.GenerateContentResponseUsageMetadata(
+                    prompt_token_count=usage[0], candidates_token_count=usage[1], total_token_count=sum(usage)),
+            )
+
+    def get_weather(city: str) -> str:
+        """The weather in a city."""
+        return f"sunny in {city}"
+
+    agent = LlmAgent(name="weather", model=ScriptedBaseLlm(model="scripted-weather"), tools=[get_weather])
+    runner = InMemoryRunner(agent=agent, app_name="bench")
+    message = types.Content(role="user", parts=[types.Part(text="weather?")])
+    loop = asyncio.new_event_loop()
+
+    async def run_async() -> list[Any]:
+        session = await runner.session_service.create_session(app_name="bench", user_id="u")
+        return [e async for e in runner.run_async(user_id="u", session_id=session.id, new_message=message)]
+
+    return Setup("google_adk", lambda: loop.run_until_complete(run_async()), GoogleADKInstrumentor())
+
+
+SETUPS = {"agno": agno_setup, "openai_agents": openai_agents_setup, "langchain": langchain_setup,
+          "strands": strands_setup, "google_adk": google_adk_setup}
 
 
 def _per_run_us(run_once: Callable[[], Any], runs: int) -> float:

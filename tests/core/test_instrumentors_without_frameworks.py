@@ -5,10 +5,16 @@ import logging
 import pytest
 
 from xpander_otel.instrumentation.agno import AgnoInstrumentor
+from xpander_otel.instrumentation.google_adk import GoogleADKInstrumentor
+from xpander_otel.instrumentation.langchain import LangChainInstrumentor
 from xpander_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+from xpander_otel.instrumentation.strands import StrandsInstrumentor
 
 
-@pytest.mark.parametrize("cls", [AgnoInstrumentor, OpenAIAgentsInstrumentor])
+@pytest.mark.parametrize(
+    "cls",
+    [AgnoInstrumentor, OpenAIAgentsInstrumentor, LangChainInstrumentor, StrandsInstrumentor, GoogleADKInstrumentor],
+)
 def test_missing_framework_is_skipped_with_one_debug_line(cls, caplog):
     caplog.set_level(logging.DEBUG)
     instrumentor = cls()

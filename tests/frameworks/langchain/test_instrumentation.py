@@ -99,6 +99,7 @@ def assert_weather_spans(spans, llm, *, agent="weather") -> None:
     root = spans.one(f"invoke_agent {agent}")
     assert (root.attributes[semconv.USAGE_INPUT_TOKENS], root.attributes[semconv.USAGE_OUTPUT_TOKENS]) == (130, 22)
     assert root.attributes[semconv.XPANDER_TASK_INPUT] == QUESTION
+    assert root.attributes[semconv.REQUEST_MODEL] == "scripted-weather"
     assert root.attributes[semconv.XPANDER_TASK_RESULT] == FINAL_ANSWER
     tool_span = spans.one("execute_tool get_weather")
     assert tool_span.attributes[semconv.TOOL_NAME] == "get_weather"

@@ -8,14 +8,12 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
 from .. import _wrap
 from . import patch
 from .package import _instruments
 
 
-class GoogleADKInstrumentor(BaseInstrumentor):
+class GoogleADKInstrumentor(_wrap.Instrumentor):
     """ADK's workflow, agent, LLM and tool spans on the given tracer provider, with xpander ids and task text."""
 
     _wrapped: list[tuple[Any, str]] = []

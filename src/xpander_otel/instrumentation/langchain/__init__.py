@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
 from .. import _wrap
 from .package import _instruments
 
 
-class LangChainInstrumentor(BaseInstrumentor):
+class LangChainInstrumentor(_wrap.Instrumentor):
     """``invoke_agent`` per graph/agent run, ``chat`` per chat-model call, ``execute_tool`` per tool run."""
 
     _wrapped: list[tuple[Any, str]] = []

@@ -178,6 +178,10 @@ def _chat_invocation(instance: Any, messages: Any, kwargs: dict[str, Any]) -> _w
     invocation = _wrap.ChatInvocation(
         provider=params.get("ls_provider"), request_model=params.get("ls_model_name")
     )
+    # A graph does not name its model: the agent run takes the model of its first LLM call.
+    agent = _wrap.current_agent()
+    if agent is not None and agent.request_model is None:
+        agent.request_model = invocation.request_model
     if _wrap.content_capture().messages:
         invocation.input_messages = _messages_for_capture(messages)
     return invocation

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
 from .. import _wrap
 from .package import _instruments
 
 
-class StrandsInstrumentor(BaseInstrumentor):
+class StrandsInstrumentor(_wrap.Instrumentor):
     """Strands' agent, chat and tool spans on the given tracer provider, with xpander ids and CLIENT chats."""
 
     _wrapped: list[tuple[Any, str]] = []
