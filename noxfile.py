@@ -85,6 +85,9 @@ FRAMEWORKS = {
     "langchain": "langchain",
     "strands": "strands",
     "google_adk": "google-adk",
+    "crewai": "crewai",
+    "pydantic_ai": "pydantic-ai",
+    "smolagents": "smolagents",
 }
 
 
@@ -113,5 +116,7 @@ def _oldest_framework_session(name: str, extra: str):
 
 
 for _name, _extra in FRAMEWORKS.items():
+    if not glob.glob(f"tests/requirements/{_name}.oldest.txt"):
+        continue  # no older release pinned for this framework
     globals()[f"session_{_name}_oldest"] = _oldest_framework_session(_name, _extra)
     nox.options.sessions.append(f"{_name}_oldest")

@@ -23,13 +23,13 @@ def _agent(framework: str) -> AgentConfig:
 
 def test_unknown_framework_lists_the_supported_ones():
     with pytest.raises(UnsupportedFramework) as caught:
-        asyncio.run(dispatch_get_args(_agent("crewai")))
+        asyncio.run(dispatch_get_args(_agent("autogen")))
     assert str(caught.value) == (
-        "No get_args builder for framework 'crewai'. Supported: agno, google-adk, langchain, langgraph, "
-        "open-ai-agents, strands-agents, neutral (pass framework=... to choose one)."
+        "No get_args builder for framework 'autogen'. Supported: agno, crewai, google-adk, langchain, langgraph, "
+        "open-ai-agents, pydantic-ai, strands-agents, neutral (pass framework=... to choose one)."
     )
-    assert SUPPORTED_FRAMEWORKS == ("agno", "google-adk", "langchain", "langgraph", "open-ai-agents",
-                                    "strands-agents", "neutral")
+    assert SUPPORTED_FRAMEWORKS == ("agno", "crewai", "google-adk", "langchain", "langgraph", "open-ai-agents",
+                                    "pydantic-ai", "strands-agents", "neutral")
 
 
 @pytest.mark.parametrize(("framework", "extra"), [
@@ -42,6 +42,8 @@ def test_unknown_framework_lists_the_supported_ones():
     ("OpenAI_Agents", "openai-agents"),  # spellings of an explicit framework= are normalized
     ("strands", "strands"),
     ("adk", "google-adk"),
+    ("pydantic-ai", "pydantic-ai"),
+    ("crewai", "crewai"),
 ])
 def test_framework_not_installed_names_the_extra(recorder, framework, extra):
     backend = serve_agent(recorder, agent_body(framework, "http://127.0.0.1:9/v1"))

@@ -14,6 +14,10 @@ Scripts are chosen by model name (unknown names get ``weather``):
 - ``answer``: answer at once. Usage 20/8.
 - ``steps-N`` (e.g. ``scripted-steps-10``): N tool calls, then answer. Usage 50+10k / 10 per step.
 - ``error``: HTTP 500 with an OpenAI-style error body.
+- ``final-answer``: for frameworks that end a run by calling their own ``final_answer`` tool and send
+  tool results back as user messages (smolagents): call the first offered tool other than
+  ``final_answer``, then call ``final_answer`` with ``{"answer": <the final text>}``. Usage 50/10 then
+  80/12. Its step is the number of assistant messages in the request.
 
 Every request is recorded (path, model, Authorization, stream flag, messages) for tests to inspect at
 ``GET /_scripted/requests``; ``DELETE`` clears the record.
@@ -74,6 +78,8 @@ class Script:
 
 WEATHER = Script((Step(Usage(50, 10), tool=True), Step(Usage(80, 12))))
 ANSWER = Script((Step(Usage(20, 8)),))
+FINAL_ANSWER_SCRIPT = Script((Step(Usage(50, 10), tool=True), Step(Usage(80, 12), tool=True)))
+FINAL_ANSWER_TOOL = "final_answer"
 
 
 def _steps_script(n: int) -> Script:
@@ -88,6 +94,8 @@ def script_for(model: str) -> Script | None:
         return None
     if name == "answer":
         return ANSWER
+    if name == "final-answer":
+        return FINAL_ANSWER_SCRIPT
     if m := re.fullmatch(r"steps-(\d+)", name):
         return _steps_script(int(m.group(1)))
     return WEATHER
@@ -102,6 +110,21 @@ def _conversation_step(messages: list[dict[str, Any]]) -> int:
         elif role == "tool":
             step += 1
     return step
+
+
+def _assistant_turns(messages: list[dict[str, Any]]) -> int:
+    return sum(1 for message in messages if message.get("role") == "assistant")
+
+
+def _final_answer_call(tools: list[dict[str, Any]], index: int) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The ``final-answer`` script's tool and arguments at ``index``; None when it answers in text."""
+    named = {(t.get("function") or {}).get("name"): t for t in tools}
+    others = [t for name, t in named.items() if name != FINAL_ANSWER_TOOL]
+    if index == 0 and others:
+        return others[0], _tool_arguments(others[0])
+    if FINAL_ANSWER_TOOL in named:
+        return named[FINAL_ANSWER_TOOL], {"answer": FINAL_ANSWER}
+    return None
 
 
 def _placeholder(schema: dict[str, Any]) -> Any:
@@ -154,16 +177,24 @@ class ScriptedLLM:
             )
         messages = body.get("messages") or []
         tools = body.get("tools") or []
-        index = _conversation_step(messages)
+        chosen: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if script is FINAL_ANSWER_SCRIPT:
+            index = _assistant_turns(messages)
+            chosen = _final_answer_call(tools, index)
+            tools = [chosen[0]] if chosen else []
+        else:
+            index = _conversation_step(messages)
+            if tools:
+                chosen = tools[0], _tool_arguments(tools[0])
         step = script.step(index)
         n = self.next_id()
         message: dict[str, Any]
-        if step.tool and tools:
-            tool = tools[0]
+        if step.tool and chosen:
+            tool, arguments = chosen
             call = {
                 "id": f"call_{n}",
                 "type": "function",
-                "function": {"name": tool["function"]["name"], "arguments": json.dumps(_tool_arguments(tool))},
+                "function": {"name": tool["function"]["name"], "arguments": json.dumps(arguments)},
             }
             message, finish = {"role": "assistant", "content": None, "tool_calls": [call]}, "tool_calls"
         else:
@@ -353,7 +384,7 @@ def create_app(llm: ScriptedLLM | None = None) -> Starlette:
         return llm.response(body)
 
     async def models(_: Request) -> Response:
-        names = ["scripted-weather", "scripted-answer", "scripted-steps-10", "scripted-error"]
+        names = ["scripted-weather", "scripted-answer", "scripted-steps-10", "scripted-error", "scripted-final-answer"]
         return JSONResponse({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "xpander-otel"} for m in names]})
 
     async def requests(request: Request) -> Response:

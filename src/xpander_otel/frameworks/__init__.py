@@ -7,6 +7,8 @@ The agent config's ``framework`` field (or an explicit ``framework=``) picks the
 - ``langchain`` / ``langgraph``: ``langchain.agents.create_agent(**args)`` (``xpander-otel[langchain]``)
 - ``strands-agents``: ``strands.Agent(**args)`` (``xpander-otel[strands]``)
 - ``google-adk``: ``google.adk.agents.LlmAgent(**args)`` (``xpander-otel[google-adk]``)
+- ``pydantic-ai``: ``pydantic_ai.Agent(**args)`` (``xpander-otel[pydantic-ai]``)
+- ``crewai``: ``crewai.Agent(**args)`` (``xpander-otel[crewai]``)
 - ``neutral``: the provider-neutral dict of ``neutral_args``, no framework needed
 
 A builder module is imported only when its framework is dispatched, so a core install imports none.
@@ -53,9 +55,12 @@ _FRAMEWORKS: dict[str, _Framework] = {
     "langgraph": _Framework("langchain", "langchain", ("langchain", "langchain_openai")),
     "strands-agents": _Framework("strands", "strands", ("strands", "openai")),
     "google-adk": _Framework("google_adk", "google-adk", ("google.adk", "litellm")),
+    "pydantic-ai": _Framework("pydantic_ai", "pydantic-ai", ("pydantic_ai", "openai")),
+    "crewai": _Framework("crewai", "crewai", ("crewai",)),
 }
 # Spellings users type for an explicit framework= (normalized: lower case, "_" -> "-").
-_ALIASES = {"openai-agents": "open-ai-agents", "strands": "strands-agents", "adk": "google-adk"}
+_ALIASES = {"openai-agents": "open-ai-agents", "strands": "strands-agents", "adk": "google-adk",
+            "pydanticai": "pydantic-ai", "crew-ai": "crewai"}
 
 SUPPORTED_FRAMEWORKS: tuple[str, ...] = (*sorted(_FRAMEWORKS), "neutral")
 
