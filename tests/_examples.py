@@ -50,10 +50,10 @@ def _program(word: str) -> str:
     return str(beside) if beside.exists() else word
 
 
-def weather_agent(server, framework: str) -> dict:
+def weather_agent(server, framework: str, model: str = "scripted-weather") -> dict:
     """A fresh agent like the dev server's ``weather-agent`` (so the test's task count is its own)."""
     return server.create_agent("Weather Agent", framework=framework, model_provider="openai",
-                               model_name="scripted-weather", llm_api_base="{server_url}/v1",
+                               model_name=model, llm_api_base="{server_url}/v1",
                                instructions={"general": "Use the get_weather tool; never guess."})
 
 
@@ -81,13 +81,14 @@ def tasks_of(server, agent_id: str) -> list[dict]:
     return response.json()["items"]
 
 
-def assert_weather_task(task: dict, agent_id: str, used_tools: tuple[str, ...] = ("get_weather",)) -> None:
+def assert_weather_task(task: dict, agent_id: str, used_tools: tuple[str, ...] = ("get_weather",),
+                        result: str = ANSWER) -> None:
     """The task one run of the weather question reports, field by field."""
     assert task["agent_id"] == agent_id
     assert task["status"] == "completed"
     assert task["is_success"] is True
     assert task["input"]["text"] == QUESTION
-    assert task["result"] == ANSWER
+    assert task["result"] == result
     assert task["tokens"] == WEATHER_TOKENS
     assert task["used_tools"] == list(used_tools)
     assert task["duration"] > 0

@@ -164,7 +164,7 @@ def check_instrumentors() -> Check:
     check.summary = f"{len(active)} of {len(found)} instrumentors active: {', '.join(active) or 'none'}"
     if not active:
         check.problem(WARN, "no supported framework is installed: pip install \"xpander-otel[agno]\" (or "
-                            "openai-agents, langchain, strands, google-adk)")
+                            "openai-agents, langchain, strands, google-adk, crewai, pydantic-ai, smolagents)")
     return check
 
 

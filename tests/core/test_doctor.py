@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from _devserver import DevServerProcess
 from _servers import free_port
 from xpander_otel.exporter.spool import Spool
@@ -29,10 +31,17 @@ def lines_of(done: subprocess.CompletedProcess, name: str) -> list[str]:
     return lines[start:end]
 
 
-def test_every_check_passes_against_a_dev_server_with_its_key_and_a_known_agent(tmp_path):
-    with DevServerProcess(tmp_path / "tasks.sqlite3", "--api-key", API_KEY) as server:
-        agent = server.create_agent("Doctor Agent", api_key=API_KEY)
-        done = doctor(tmp_path, XPANDER_BASE_URL=server.url, XPANDER_API_KEY=API_KEY, XPANDER_AGENT_ID=agent["id"])
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory):
+    """A dev server process that requires ``API_KEY``."""
+    with DevServerProcess(tmp_path_factory.mktemp("doctor") / "tasks.sqlite3", "--api-key", API_KEY) as server:
+        yield server
+
+
+def test_every_check_passes_against_a_dev_server_with_its_key_and_a_known_agent(keyed_server, tmp_path):
+    server = keyed_server
+    agent = server.create_agent("Doctor Agent", api_key=API_KEY)
+    done = doctor(tmp_path, XPANDER_BASE_URL=server.url, XPANDER_API_KEY=API_KEY, XPANDER_AGENT_ID=agent["id"])
     assert lines_of(done, "configuration") == [
         f"[ok  ] configuration: API {server.url}, API key set, agent {agent['id']}",
         "       XPANDER_API_KEY = set (value hidden)",
@@ -46,13 +55,18 @@ def test_every_check_passes_against_a_dev_server_with_its_key_and_a_known_agent(
     ]
     # The core environment has no framework: every instrumentor loads and says what it needs.
     instrumentors = lines_of(done, "frameworks and instrumentors")
-    assert instrumentors[0] == "[warn] frameworks and instrumentors: 0 of 5 instrumentors active: none"
-    assert instrumentors[1:6] == [
+    assert instrumentors[0] == "[warn] frameworks and instrumentors: 0 of 8 instrumentors active: none"
+    assert instrumentors[1:] == [
         "       xpander_agno: skipped, needs agno >= 3.0",
+        "       xpander_crewai: skipped, needs crewai >= 1.15.30",
         "       xpander_google_adk: skipped, needs google-adk >= 1.0, < 3",
         "       xpander_langchain: skipped, needs langchain-core >= 1.0, < 2",
         "       xpander_openai_agents: skipped, needs openai-agents >= 0.24",
+        "       xpander_pydantic_ai: skipped, needs pydantic-ai-slim >= 2.50",
+        "       xpander_smolagents: skipped, needs smolagents >= 1.20",
         "       xpander_strands: skipped, needs strands-agents >= 1.0, < 2",
+        "       -> no supported framework is installed: pip install \"xpander-otel[agno]\" (or openai-agents, "
+        "langchain, strands, google-adk, crewai, pydantic-ai, smolagents)",
     ]
     assert lines_of(done, "spool") == [
         f"[ok  ] spool: {tmp_path / 'spool' / 'spool.sqlite3'}: no reports yet (the file is created on first use)"]
@@ -61,9 +75,9 @@ def test_every_check_passes_against_a_dev_server_with_its_key_and_a_known_agent(
     assert API_KEY not in done.stdout + done.stderr
 
 
-def test_a_wrong_key_is_refused_and_the_advice_names_the_variable(tmp_path):
-    with DevServerProcess(tmp_path / "tasks.sqlite3", "--api-key", API_KEY) as server:
-        done = doctor(tmp_path, XPANDER_BASE_URL=server.url, XPANDER_API_KEY="xpk-wrong-key-000", XPANDER_AGENT_ID="a")
+def test_a_wrong_key_is_refused_and_the_advice_names_the_variable(keyed_server, tmp_path):
+    server = keyed_server
+    done = doctor(tmp_path, XPANDER_BASE_URL=server.url, XPANDER_API_KEY="xpk-wrong-key-000", XPANDER_AGENT_ID="a")
     assert lines_of(done, "xpander API") == [
         f"[FAIL] xpander API: {server.url} refused the API key (HTTP 401)",
         "       -> set XPANDER_API_KEY to a valid key of this organization (and XPANDER_ORGANIZATION_ID on an "
@@ -74,9 +88,9 @@ def test_a_wrong_key_is_refused_and_the_advice_names_the_variable(tmp_path):
     assert "xpk-wrong-key-000" not in done.stdout + done.stderr
 
 
-def test_an_unknown_agent_fails_the_api_check(tmp_path):
-    with DevServerProcess(tmp_path / "tasks.sqlite3") as server:
-        done = doctor(tmp_path, XPANDER_BASE_URL=server.url, XPANDER_AGENT_ID="no-such-agent")
+def test_an_unknown_agent_fails_the_api_check(devserver, tmp_path):
+    server = devserver
+    done = doctor(tmp_path, XPANDER_BASE_URL=server.url, XPANDER_AGENT_ID="no-such-agent")
     assert lines_of(done, "xpander API") == [
         f"[FAIL] xpander API: {server.url} reachable, API key accepted",
         "       -> agent no-such-agent was not found (HTTP 404): check XPANDER_AGENT_ID",
