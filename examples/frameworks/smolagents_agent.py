@@ -4,7 +4,10 @@
 smolagents has no get_args builder yet: `framework="neutral"` gives the model, endpoint and key as plain
 values, and `xpander_otel.task(...)` tells the instrumentation which xpander agent the run belongs to.
 Start the dev server first (`xpander-otel serve`): it serves the `weather-agent` configuration and the
-scripted LLM that the agent's model points at, so this runs offline with no key.
+scripted LLM that the agent's model points at, so this runs offline with no key. smolagents ends a run
+through its `final_answer` tool; `weather-agent`'s scripted model answers in plain text instead, so
+smolagents asks again until its step limit (the task is still reported). An agent on the scripted model
+`scripted-final-answer` ends in two steps (see docs/frameworks/smolagents.md).
 """
 
 from smolagents import OpenAIServerModel, ToolCallingAgent, tool
