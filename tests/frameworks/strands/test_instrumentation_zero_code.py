@@ -1,0 +1,52 @@
+"""Zero-code: ``opentelemetry-instrument`` loads the ``xpander_strands`` entry point on an unmodified script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from xpander_otel.devserver.scripted_llm import FINAL_ANSWER
+
+SCRIPT = """
+import sys
+from strands import Agent, tool
+from strands.models.openai import OpenAIModel
+
+@tool
+def get_weather(city: str) -> str:
+    \"\"\"The weather in a city.\"\"\"
+    return "sunny"
+
+model = OpenAIModel(client_args={"api_key": "sk-test", "base_url": sys.argv[1]}, model_id="scripted-weather")
+agent = Agent(model=model, tools=[get_weather], name="weather", callback_handler=None)
+print("RESULT", str(agent("weather?")).strip())
+"""
+
+
+def _console_spans(stdout: str) -> list[dict]:
+    decoder, spans = json.JSONDecoder(), []
+    position = stdout.find("{")
+    while position != -1:
+        span, end = decoder.raw_decode(stdout, position)
+        spans.append(span)
+        position = stdout.find("{", end)
+    return spans
+
+
+def test_zero_code_with_opentelemetry_instrument(llm, tmp_path):
+    script = tmp_path / "app.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+           "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "zero-code", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    command = [str(Path(sys.executable).with_name("opentelemetry-instrument")), sys.executable, str(script),
+               llm.base_url]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, check=True)
+
+    assert f"RESULT {FINAL_ANSWER}" in done.stdout
+    spans = _console_spans(done.stdout)
+    assert sorted(s["name"] for s in spans) == ["chat scripted-weather", "chat scripted-weather", "execute_event_loop_cycle", "execute_event_loop_cycle",
+                     "execute_tool get_weather", "invoke_agent weather"]
+    assert {s["kind"] for s in spans if s["name"] == "chat scripted-weather"} == {"SpanKind.CLIENT"}
