@@ -72,7 +72,7 @@ nox.options.sessions.append("docs")
 @nox.session
 def demo(session: nox.Session) -> None:
     """The README's first command: the dev server and an instrumented agent on the scripted LLM."""
-    session.install("-e", ".[server]")
+    session.install("-e", ".[server,agno]", "-r", "tests/requirements/agno.txt")
     session.run("xpander-otel", "demo", *session.posargs)
 
 

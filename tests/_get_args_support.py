@@ -41,7 +41,9 @@ def isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in KEY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AGNO_TELEMETRY", "false")
-    monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
+    # Not OPENAI_AGENTS_DISABLE_TRACING: the SDK reads it once per process, which would switch tracing
+    # off for the instrumentation tests that share the process. The get_args runs pass
+    # RunConfig(tracing_disabled=True) instead.
 
 
 def agent_body(framework: str, llm_api_base: str | None, **fields: Any) -> dict[str, Any]:

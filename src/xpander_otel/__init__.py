@@ -10,6 +10,7 @@ from .config import Configuration
 from .errors import ModuleException
 from .models import AgentConfig, Task, TaskReport, Tokens
 from .task_context import task
+from .worker import on_task
 
 __all__ = [
     "AgentConfig",
@@ -20,6 +21,7 @@ __all__ = [
     "TaskReport",
     "Tokens",
     "configure",
+    "on_task",
     "task",
 ]
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     add_devserver_commands(sub)  # serve, demo, tasks
     add_bridge_commands(sub)  # bridge
     _add_doctor_parser(sub)
+    _add_run_command(sub)
     args = parser.parse_args(argv)
     return args.handler(args)
 
@@ -32,6 +33,20 @@ def _run_doctor(args: argparse.Namespace) -> int:
     from . import doctor
 
     return doctor.main(timeout=args.timeout)
+
+
+def _add_run_command(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="serve an @on_task handler (module:handler), or run it once with --prompt")
+    run.add_argument("target", metavar="module:handler", help="e.g. my_agent:handle_task")
+    run.add_argument("--prompt", help="run one task with this input locally, print it, and exit")
+    run.add_argument("--agent-id", help="the agent (default: XPANDER_AGENT_ID)")
+    run.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .worker.local import run_command
+
+    return run_command(args.target, prompt=args.prompt, agent_id=args.agent_id)
 
 
 if __name__ == "__main__":

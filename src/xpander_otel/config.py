@@ -191,7 +191,6 @@ def _env_number(name: str, default, kind):
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
 
-
 def default_devserver_db() -> Path:
     """The dev server's database: ``XPANDER_OTEL_DEVSERVER_DB``, else ``tasks.sqlite3`` in the user's data folder."""
     explicit = _env(ENV_DEVSERVER_DB)
@@ -203,14 +202,6 @@ def default_devserver_db() -> Path:
     return Path(platformdirs.user_data_dir("xpander-otel", appauthor=False)) / "tasks.sqlite3"
 
 
-# --- the OTLP bridge -----------------------------------------------------------------------------------
-
-ENV_BRIDGE_TOKEN = "XPANDER_BRIDGE_TOKEN"
-
-
-def bridge_token() -> str | None:
-    """``XPANDER_BRIDGE_TOKEN``: the bearer token OTLP clients must send to the bridge (None: no check)."""
-    return _env(ENV_BRIDGE_TOKEN)
 
 
 # --- content capture (instrumentation) -------------------------------------------------------------
@@ -263,6 +254,16 @@ def content_capture() -> ContentCapture:
         task=_flag(ENV_CAPTURE_TASK_CONTENT, True),
         max_length=max(max_length, 16),
     )
+
+
+# --- the OTLP bridge -----------------------------------------------------------------------------------
+
+ENV_BRIDGE_TOKEN = "XPANDER_BRIDGE_TOKEN"
+
+
+def bridge_token() -> str | None:
+    """``XPANDER_BRIDGE_TOKEN``: the bearer token OTLP clients must send to the bridge (None: no check)."""
+    return _env(ENV_BRIDGE_TOKEN)
 
 
 # --- xpander-otel doctor --------------------------------------------------------------------------------

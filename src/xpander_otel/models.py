@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from .config import Configuration
+
 
 class Tokens(BaseModel):
     """Token usage of a task. ``total_tokens`` defaults to prompt + completion.
@@ -93,10 +95,16 @@ class TaskInput(BaseModel):
 
 
 class Task(BaseModel):
-    """A task as the platform returns it (report_task, task status, worker events)."""
+    """A task as the platform returns it (report_task, task status, worker events).
+
+    ``@on_task`` handlers receive one: ``configuration`` is where it came from (never serialized), so
+    ``Backend(task.configuration)`` talks to the same server; set ``result`` (and optionally ``tokens``,
+    ``used_tools``, ``status``) and return it.
+    """
 
     model_config = ConfigDict(extra="allow")
 
+    configuration: Configuration | None = Field(default=None, exclude=True, repr=False)
     id: str
     agent_id: str | None = None
     organization_id: str | None = None
@@ -113,10 +121,18 @@ class Task(BaseModel):
     used_tools: list[str] | None = None
 
     def to_message(self) -> str:
-        """The task's input as the user message for an agent run."""
-        if isinstance(self.input, TaskInput):
-            return self.input.text
-        return self.input or ""
+        """The task's input as the user message for an agent run: the text, then its files' URLs."""
+        if not isinstance(self.input, TaskInput):
+            return self.input or ""
+        message = self.input.text
+        files = [str(f) for f in self.input.files if f]
+        if files:
+            message = f"{message}\nFiles: {', '.join(files)}" if message else f"Files: {', '.join(files)}"
+        return message
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body of ``PATCH /agent-execution/{id}/update``: every field, unknown ones included."""
+        return self.model_dump(mode="json")
 
 
 class TaskReport(BaseModel):

@@ -25,11 +25,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .. import llm_keys
+from ..bridge.local import create_local_otlp_routes
 from ..models import TaskReport
 from . import api, pages, scripted_llm
-from .agents import load_agents_file
+from .agents import DEFAULT_ORGANIZATION_ID, load_agents_file
+from .events import EventsHub, events_routes, run_task_form_route
 from .middleware import ApiKeyCheck, BodyLimit
-from .storage import Storage
+from .storage import Storage, WireTasks
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 log = llm_keys.get_logger(__name__)
@@ -67,10 +69,11 @@ async def _server_error(_: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": f"internal error ({type(exc).__name__}); see the server log"}, status_code=500)
 
 
-def _closing(storage: Storage) -> Any:
+def _closing(storage: Storage, otlp_pipeline: Any) -> Any:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        otlp_pipeline.close()  # assembles what its grace window still holds, into the store
         storage.close()
 
     return lifespan
@@ -88,9 +91,21 @@ def create_app(settings: ServerSettings, *, extra_routes: Sequence[BaseRoute] = 
         storage.save_agent({**agent.to_stored(), "version": agent.version or 1}, new_version=False)
 
     llm_app = scripted_llm.create_app()
+    # POST /v1/traces: the bridge's receiver, storing assembled tasks here (record_report is bound below).
+    otlp_routes, otlp_pipeline = create_local_otlp_routes(lambda agent_id, report: record_report(agent_id, report))
+    # The worker protocol (@on_task): task creation, the SSE events stream, task updates.
+    hub = EventsHub(
+        WireTasks(storage),
+        organization_of=lambda agent_id: (storage.get_agent(agent_id) or {}).get("organization_id")
+        or DEFAULT_ORGANIZATION_ID,
+        agent_exists=lambda agent_id: storage.get_agent(agent_id) is not None,
+    )
     routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         *extra_routes,
+        *otlp_routes,
+        *events_routes(hub),
+        run_task_form_route(hub),
         *llm_app.routes,  # /v1/chat/completions, /v1/models: OpenAI clients use base_url=<server>/v1
         *api.XPANDER_ROUTES,
         *api.OWN_ROUTES,
@@ -103,10 +118,12 @@ def create_app(settings: ServerSettings, *, extra_routes: Sequence[BaseRoute] = 
     app = Starlette(
         routes=routes,
         exception_handlers={api.ApiError: _api_error, HTTPException: _http_error, Exception: _server_error},
-        lifespan=_closing(storage),
+        lifespan=_closing(storage, otlp_pipeline),
     )
     app.state.storage = storage
+    app.state.events = hub
     app.state.llm = llm_app.state.llm
+    app.state.otlp_pipeline = otlp_pipeline
 
     def record_report(agent_id: str, report: TaskReport) -> dict[str, Any]:
         agent = storage.get_agent(agent_id)

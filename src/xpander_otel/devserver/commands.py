@@ -71,7 +71,8 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"xpander-otel serve: {exc}", file=sys.stderr)
         return 2
     print(f"xpander-otel dev server on http://{args.host}:{args.port}  (database: {db_path})", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Workers' event streams stay open: give them a second to end on shutdown, then close them.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=1)
     return 0
 
 

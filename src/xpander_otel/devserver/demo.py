@@ -1,11 +1,12 @@
 """``xpander-otel demo``: the whole pipeline offline, in one command.
 
-It starts the dev server (or uses one already running on the port), fetches the example agent's
-arguments with ``Backend.get_args``, runs a small tool-calling agent loop against the scripted LLM
-and reports the run with ``Backend.report_external_task``; then it prints the task and the page URL.
+It starts the dev server (or uses one already running on the port), builds the example Agno agent with
+``Backend.get_args``, and runs it against the scripted LLM with ``xpander_otel.configure()`` switched on:
+the Agno instrumentor emits the spans and the span exporter turns the run into a task report at the dev
+server. Then it prints the task and the page URL.
 
-Until the framework instrumentation lands, the loop is a plain OpenAI-compatible client (httpx) and the
-report is sent by hand; the instrumented agent and the span exporter will replace both.
+Without Agno installed (``pip install "xpander-otel[server]"`` only), it runs a plain OpenAI-compatible
+tool loop and reports it with ``Backend.report_external_task``, saying how to get the instrumented run.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..client import Backend
 from ..config import Configuration
 from ..errors import ModuleException
 from ..models import Task, Tokens
+from ..task_context import task as task_scope
 
 DEMO_AGENT_ID = "weather-agent"
 DEMO_QUESTION = "What is the weather in Paris right now?"
@@ -208,14 +210,12 @@ def run_demo(
     try:
         backend = Backend(Configuration(base_url=url, api_key=api_key, organization_id=None, agent_id=None))
         _ensure_demo_agent(backend)
-        args = backend.get_args(agent_id=DEMO_AGENT_ID, framework="neutral")
-        out(f"Agent {args['name']!r} ({DEMO_AGENT_ID}) on model {args['model_name']} at {args['api_base']}")
-        run = run_agent(args, DEMO_QUESTION)
-        task = backend.report_external_task(
-            agent_id=DEMO_AGENT_ID, id=str(uuid.uuid4()), input=run.input, llm_response=run.llm_response,
-            tokens=run.tokens, is_success=run.is_success, result=run.result, duration=run.duration,
-            used_tools=run.used_tools,
-        )
+        if _agno_installed():
+            task = _run_instrumented(backend, out)
+        else:
+            out('Agno is not installed: running a plain tool loop reported by hand '
+                '(pip install "xpander-otel[server,agno]" for the instrumented run).')
+            task = _run_by_hand(backend, out)
         backend.close()
         _print_task(task, url, out)
         if server is not None and keep_serving:
@@ -225,6 +225,54 @@ def run_demo(
     finally:
         if server is not None:
             server.stop()
+
+
+def _agno_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("agno") is not None
+
+
+def _run_instrumented(backend: Backend, out: Callable[[str], None]) -> Task:
+    """An Agno agent from get_args, instrumented, reported by the span exporter to the dev server."""
+    from agno.agent import Agent
+
+    from .._configure import configure
+
+    telemetry = configure(DEMO_AGENT_ID, configuration=backend.configuration, spool_path=":memory:")
+    try:
+        args = backend.get_args(agent_id=DEMO_AGENT_ID, tools=[get_weather])
+        out(f"Agno agent {args['name']!r} ({DEMO_AGENT_ID}) on model {args['model'].id}, instrumented")
+        task_id = str(uuid.uuid4())
+        # The task id is ours to choose: the report arrives under it, so we can read it back.
+        with task_scope(agent_id=DEMO_AGENT_ID, task_id=task_id):
+            Agent(**args).run(DEMO_QUESTION)
+        telemetry.force_flush()
+    finally:
+        telemetry.shutdown()
+    return _read_task(backend, task_id)
+
+
+def _read_task(backend: Backend, task_id: str, timeout: float = 10.0) -> Task:
+    url = f"{backend.configuration.base_url}/tasks/{task_id}"
+    deadline = time.monotonic() + timeout
+    while True:
+        response = httpx.get(url, headers=backend.configuration.headers(), timeout=5)
+        if response.status_code == 200 or time.monotonic() > deadline:
+            response.raise_for_status()
+            return Task.model_validate(response.json())
+        time.sleep(0.05)
+
+
+def _run_by_hand(backend: Backend, out: Callable[[str], None]) -> Task:
+    args = backend.get_args(agent_id=DEMO_AGENT_ID, framework="neutral")
+    out(f"Agent {args['name']!r} ({DEMO_AGENT_ID}) on model {args['model_name']} at {args['api_base']}")
+    run = run_agent(args, DEMO_QUESTION)
+    return backend.report_external_task(
+        agent_id=DEMO_AGENT_ID, id=str(uuid.uuid4()), input=run.input, llm_response=run.llm_response,
+        tokens=run.tokens, is_success=run.is_success, result=run.result, duration=run.duration,
+        used_tools=run.used_tools,
+    )
 
 
 def _print_task(task: Task, url: str, out: Callable[[str], None]) -> None:

@@ -7,6 +7,7 @@ may open the same file (WAL + a busy timeout), e.g. two servers or a server and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -90,10 +91,18 @@ class Storage:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=30000")
         self._db.executescript(_SCHEMA)
+        self._add_wire_column()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _add_wire_column(self) -> None:
+        # Databases made before tasks could be created over the worker protocol lack the column.
+        columns = {r["name"] for r in self._db.execute("PRAGMA table_info(tasks)")}
+        if "wire" not in columns:
+            with contextlib.suppress(sqlite3.OperationalError):  # another process added it just now
+                self._db.execute("ALTER TABLE tasks ADD COLUMN wire TEXT")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -196,6 +205,74 @@ class Storage:
                 [*params, limit, offset],
             ).fetchall()
         return TaskPage([_task_row(r) for r in rows], total, limit, offset)
+
+
+# Tasks created over the worker protocol (POST /agent-execution/{agent_id}) keep their whole JSON in
+# ``wire``; the columns stay the truth for what pages and reports show (status, result, tokens, tools).
+_UPSERT_WIRE_TASK = """
+INSERT INTO tasks (id, agent_id, agent_version, status, input, result, is_success, tokens, used_tools,
+                   duration, llm_response, created_at, updated_at, wire)
+VALUES (:id, :agent_id, :agent_version, :status, :input, :result, :is_success, :tokens, :used_tools,
+        :duration, NULL, :created_at, :now, :wire)
+ON CONFLICT (id) DO UPDATE SET
+    status = excluded.status, result = excluded.result, is_success = excluded.is_success,
+    tokens = excluded.tokens, used_tools = excluded.used_tools, duration = excluded.duration,
+    updated_at = excluded.updated_at, wire = excluded.wire
+"""
+_FAILED_STATUSES = ("error", "failed", "stopped")
+
+
+class WireTasks:
+    """The worker protocol's tasks in the dev server's ``tasks`` table (the events hub's ``TaskStore``)."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    def create_task(self, task: dict[str, Any]) -> dict[str, Any]:
+        return self._save(task)
+
+    def update_task(self, task_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        current = self.get_task(task_id)
+        return None if current is None else self._save({**current, **fields})
+
+    def get_task(self, task_id: str) -> dict[str, Any] | None:
+        rows = self.storage._query("SELECT * FROM tasks WHERE id = ? AND wire IS NOT NULL", (task_id,))
+        return _wire_task(rows[0]) if rows else None
+
+    def pending_tasks(self, agent_id: str) -> list[dict[str, Any]]:
+        rows = self.storage._query(
+            "SELECT * FROM tasks WHERE agent_id = ? AND status = 'pending' AND wire IS NOT NULL "
+            "ORDER BY created_at, rowid", (agent_id,))
+        return [t for t in map(_wire_task, rows) if not t.get("run_locally")]
+
+    def _save(self, task: dict[str, Any]) -> dict[str, Any]:
+        version = str(task.get("agent_version") or "")
+        task_input = task.get("input")
+        row = {
+            "id": task["id"],
+            "agent_id": task["agent_id"],
+            "agent_version": int(version) if version.isdigit() else None,
+            "status": task.get("status") or "pending",
+            "input": task_input.get("text") if isinstance(task_input, dict) else task_input,
+            "result": task.get("result"),
+            "is_success": 0 if task.get("status") in _FAILED_STATUSES else 1,
+            "tokens": json.dumps(task.get("tokens") or {}),
+            "used_tools": json.dumps(list(task.get("used_tools") or [])),
+            "duration": task.get("duration"),
+            "created_at": task.get("created_at") or _now(),
+            "now": _now(),
+            "wire": json.dumps(task, default=str),
+        }
+        with self.storage._transaction() as db:
+            db.execute(_UPSERT_WIRE_TASK, row)
+            stored = db.execute("SELECT * FROM tasks WHERE id = ?", (task["id"],)).fetchone()
+        return _wire_task(stored)
+
+
+def _wire_task(row: sqlite3.Row) -> dict[str, Any]:
+    tokens = json.loads(row["tokens"])
+    return {**json.loads(row["wire"]), "status": row["status"], "result": row["result"],
+            "tokens": tokens or None, "used_tools": json.loads(row["used_tools"]), "duration": row["duration"]}
 
 
 def _task_row(row: sqlite3.Row) -> dict[str, Any]:
