@@ -61,6 +61,17 @@ nox.options.sessions += ["browser", "devserver_sdk"]
 
 
 @nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site: ``mkdocs build --strict`` (broken links, missing pages or bad API references fail)."""
+    session.install("-e", ".", "mkdocs-material==9.8.1", "mkdocstrings==1.0.8", "mkdocstrings-python==2.0.11")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site"),
+                env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+nox.options.sessions.append("docs")
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """The README's first command: the dev server and an instrumented agent on the scripted LLM."""
     session.install("-e", ".[server,agno]", "-r", "tests/requirements/agno.txt")

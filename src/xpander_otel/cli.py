@@ -14,9 +14,25 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_devserver_commands(sub)  # serve, demo, tasks
     add_bridge_commands(sub)  # bridge
+    _add_doctor_parser(sub)
     _add_run_command(sub)
     args = parser.parse_args(argv)
     return args.handler(args)
+
+
+def _add_doctor_parser(sub: argparse._SubParsersAction) -> None:
+    doctor = sub.add_parser("doctor", help="check configuration, API, instrumentors and spool, with advice",
+                            description="Check the xpander settings (secret values are not printed), the "
+                                        "API (reachable, key accepted, agent known), installed frameworks and "
+                                        "instrumentors, and the exporter's spool. Exits with 1 when a check fails.")
+    doctor.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the API")
+    doctor.set_defaults(handler=_run_doctor)
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    from . import doctor
+
+    return doctor.main(timeout=args.timeout)
 
 
 def _add_run_command(sub: argparse._SubParsersAction) -> None:

@@ -264,3 +264,16 @@ ENV_BRIDGE_TOKEN = "XPANDER_BRIDGE_TOKEN"
 def bridge_token() -> str | None:
     """``XPANDER_BRIDGE_TOKEN``: the bearer token OTLP clients must send to the bridge (None: no check)."""
     return _env(ENV_BRIDGE_TOKEN)
+
+
+# --- xpander-otel doctor --------------------------------------------------------------------------------
+
+
+def environment_variables() -> list[str]:
+    """Every variable named by an ``ENV_*`` constant of this module, in the order they are defined."""
+    return [value for name, value in globals().items() if name.startswith("ENV_") and isinstance(value, str)]
+
+
+def variables_set(names: list[str]) -> dict[str, str]:
+    """The given variables that are set (non-empty) and their values; callers must hide secrets."""
+    return {name: value for name in names if (value := _env(name)) is not None}
