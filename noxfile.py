@@ -22,7 +22,7 @@ PYTEST = ["pytest", "-p", "no:cacheprovider"]
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")
-    session.run("ruff", "check", "src", "tests", "benchmarks", "scripts", "noxfile.py")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "scripts", "noxfile.py")
 
 
 @nox.session
