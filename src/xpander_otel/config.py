@@ -119,3 +119,55 @@ def default_devserver_db() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("xpander-otel", appauthor=False)) / "tasks.sqlite3"
+
+
+# --- content capture (instrumentation) -------------------------------------------------------------
+
+# The GenAI convention's switch for message content (prompts, tool arguments and results).
+ENV_CAPTURE_MESSAGE_CONTENT = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+# Ours: the task's input and final result on the agent span (on by default: a task report needs them).
+ENV_CAPTURE_TASK_CONTENT = "XPANDER_CAPTURE_TASK_CONTENT"
+# Ours: the longest text we put in one attribute, in characters.
+ENV_CONTENT_MAX_LENGTH = "XPANDER_CONTENT_MAX_LENGTH"
+DEFAULT_CONTENT_MAX_LENGTH = 16_384
+
+# Values of the GenAI switch that mean "capture on spans" (util-genai also accepts these modes).
+_CAPTURE_ON = {"true", "1", "yes", "on", "span_only", "span_and_event"}
+_CAPTURE_OFF = {"false", "0", "no", "off", "no_content", "event_only"}
+
+
+class ContentCapture(BaseModel):
+    """What text the instrumentors may put on spans; read once when an instrumentor is enabled.
+
+    >>> ContentCapture(messages=False, task=True, max_length=100).task
+    True
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    messages: bool = False
+    task: bool = True
+    max_length: int = DEFAULT_CONTENT_MAX_LENGTH
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = (_env(name) or "").strip().lower()
+    if value in _CAPTURE_ON:
+        return True
+    if value in _CAPTURE_OFF:
+        return False
+    return default
+
+
+def content_capture() -> ContentCapture:
+    """Content-capture settings from ``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``,
+    ``XPANDER_CAPTURE_TASK_CONTENT`` and ``XPANDER_CONTENT_MAX_LENGTH``."""
+    try:
+        max_length = int(_env(ENV_CONTENT_MAX_LENGTH) or DEFAULT_CONTENT_MAX_LENGTH)
+    except ValueError:
+        max_length = DEFAULT_CONTENT_MAX_LENGTH
+    return ContentCapture(
+        messages=_flag(ENV_CAPTURE_MESSAGE_CONTENT, False),
+        task=_flag(ENV_CAPTURE_TASK_CONTENT, True),
+        max_length=max(max_length, 16),
+    )

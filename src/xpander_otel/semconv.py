@@ -30,6 +30,11 @@ TOOL_CALL_RESULT = gen_ai.GEN_AI_TOOL_CALL_RESULT
 INPUT_MESSAGES = gen_ai.GEN_AI_INPUT_MESSAGES
 OUTPUT_MESSAGES = gen_ai.GEN_AI_OUTPUT_MESSAGES
 SYSTEM_INSTRUCTIONS = gen_ai.GEN_AI_SYSTEM_INSTRUCTIONS
+AGENT_DESCRIPTION = gen_ai.GEN_AI_AGENT_DESCRIPTION
+TOOL_DESCRIPTION = gen_ai.GEN_AI_TOOL_DESCRIPTION
+
+# The semantic-conventions version our instrumentors' tracers declare.
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 
 # Operation names.
 OP_INVOKE_AGENT = "invoke_agent"

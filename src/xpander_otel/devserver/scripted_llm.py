@@ -1,5 +1,9 @@
 """A scripted OpenAI-compatible Chat Completions endpoint: deterministic answers, tool calls and usage.
 
+It also answers the Responses API (``POST /v1/responses``, stateless too: the step is the number of
+``function_call_output`` items after the last user message) with the same scripts and usage numbers;
+streamed, usage arrives in ``response.completed``.
+
 The dev server mounts it so demos and examples run offline, and tests start it on a loopback port.
 It is stateless: the step of a conversation is the number of tool results after the last user message,
 so concurrent conversations never interfere.
@@ -130,8 +134,8 @@ class ScriptedLLM:
             "model": body.get("model"),
             "authorization": request.headers.get("authorization"),
             "stream": bool(body.get("stream")),
-            "messages": body.get("messages"),
-            "tools": [t.get("function", {}).get("name") for t in body.get("tools") or []],
+            "messages": body.get("messages") if "messages" in body else body.get("input"),
+            "tools": [(t.get("function") or t).get("name") for t in body.get("tools") or []],
             "headers": {k: v for k, v in request.headers.items() if k.lower().startswith("x-")},
         }
         with self._lock:
@@ -182,6 +186,114 @@ class ScriptedLLM:
         )
 
 
+    def response(self, body: dict[str, Any]) -> Response:
+        """The Responses API twin of ``completion``: same scripts, same usage numbers."""
+        model = str(body.get("model") or "scripted")
+        script = script_for(model)
+        if script is None:
+            return JSONResponse(
+                {"error": {"message": "scripted failure", "type": "server_error", "code": "scripted_error"}},
+                status_code=500,
+            )
+        items = body.get("input")
+        items = [{"role": "user", "content": items}] if isinstance(items, str) else list(items or [])
+        tools = [t for t in body.get("tools") or [] if t.get("type") == "function"]
+        step = script.step(_response_step(items))
+        n = self.next_id()
+        if step.tool and tools:
+            tool = tools[0]
+            arguments = json.dumps(_tool_arguments({"function": tool}))
+            item = {"type": "function_call", "id": f"fc_{n}", "call_id": f"call_{n}", "name": tool["name"],
+                    "arguments": arguments, "status": "completed"}
+            usage = step.usage
+        else:
+            item = {"type": "message", "id": f"msg_{n}", "role": "assistant", "status": "completed",
+                    "content": [{"type": "output_text", "text": step.text, "annotations": []}]}
+            usage = step.usage if not step.tool else ANSWER.steps[0].usage
+        response = _response_object(n, model, body, item, usage)
+        if body.get("stream"):
+            return StreamingResponse(_response_sse(response), media_type="text/event-stream")
+        return JSONResponse(response)
+
+
+def _response_step(items: list[dict[str, Any]]) -> int:
+    # The Responses API twin of _conversation_step: tool outputs after the last user message.
+    step = 0
+    for item in items:
+        if item.get("role") == "user":
+            step = 0
+        elif item.get("type") == "function_call_output":
+            step += 1
+    return step
+
+
+def _response_usage(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "output_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+        "input_tokens_details": {"cached_tokens": usage.cached_tokens},
+        "output_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+def _response_object(n: int, model: str, body: dict[str, Any], item: dict[str, Any], usage: Usage) -> dict[str, Any]:
+    return {
+        "id": f"resp_{n}",
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "completed",
+        "model": model,
+        "output": [item],
+        "parallel_tool_calls": True,
+        "tool_choice": body.get("tool_choice") or "auto",
+        "tools": body.get("tools") or [],
+        "usage": _response_usage(usage),
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "metadata": {},
+        "temperature": None,
+        "top_p": None,
+    }
+
+
+def _response_events(response: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The Responses API stream of one response: usage arrives with ``response.completed``."""
+    item = response["output"][0]
+    pending = {**response, "status": "in_progress", "output": [], "usage": None}
+    yield {"type": "response.created", "response": pending}
+    yield {"type": "response.in_progress", "response": pending}
+    if item["type"] == "function_call":
+        yield {"type": "response.output_item.added", "output_index": 0, "item": {**item, "arguments": ""}}
+        half = len(item["arguments"]) // 2
+        for part in (item["arguments"][:half], item["arguments"][half:]):
+            yield {"type": "response.function_call_arguments.delta", "item_id": item["id"], "output_index": 0,
+                   "delta": part}
+        yield {"type": "response.function_call_arguments.done", "item_id": item["id"], "output_index": 0,
+               "arguments": item["arguments"], "name": item["name"]}
+    else:
+        text = item["content"][0]["text"]
+        part = {"type": "output_text", "text": "", "annotations": []}
+        yield {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}}
+        yield {"type": "response.content_part.added", "item_id": item["id"], "output_index": 0,
+               "content_index": 0, "part": part}
+        for i, word in enumerate(text.split(" ")):
+            yield {"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0,
+                   "content_index": 0, "delta": word if i == 0 else " " + word, "logprobs": []}
+        yield {"type": "response.output_text.done", "item_id": item["id"], "output_index": 0, "content_index": 0,
+               "text": text, "logprobs": []}
+        yield {"type": "response.content_part.done", "item_id": item["id"], "output_index": 0,
+               "content_index": 0, "part": {**part, "text": text}}
+    yield {"type": "response.output_item.done", "output_index": 0, "item": item}
+    yield {"type": "response.completed", "response": response}
+
+
+async def _response_sse(response: dict[str, Any]):
+    for sequence, event in enumerate(_response_events(response)):
+        yield f"event: {event['type']}\ndata: {json.dumps({**event, 'sequence_number': sequence})}\n\n"
+
+
 def _chunks(
     n: int, model: str, message: dict[str, Any], finish: str, usage: Usage, include_usage: bool
 ) -> Iterator[dict[str, Any]]:
@@ -215,7 +327,8 @@ async def _sse(chunks: Iterator[dict[str, Any]]):
 
 
 def create_app(llm: ScriptedLLM | None = None) -> Starlette:
-    """The scripted LLM as an ASGI app: ``/v1/chat/completions``, ``/v1/models`` and ``/_scripted/requests``."""
+    """The scripted LLM as an ASGI app: ``/v1/chat/completions``, ``/v1/responses``, ``/v1/models`` and
+    ``/_scripted/requests``."""
     llm = llm or ScriptedLLM()
 
     async def chat_completions(request: Request) -> Response:
@@ -227,6 +340,17 @@ def create_app(llm: ScriptedLLM | None = None) -> Starlette:
             return JSONResponse({"error": {"message": "'messages' must be a list", "type": "invalid_request_error"}}, 400)
         llm.record(request, body)
         return llm.completion(body)
+
+    async def responses(request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse({"error": {"message": "body is not JSON", "type": "invalid_request_error"}}, 400)
+        if not isinstance(body, dict) or not isinstance(body.get("input"), (str, list)):
+            return JSONResponse({"error": {"message": "'input' must be a string or a list",
+                                           "type": "invalid_request_error"}}, 400)
+        llm.record(request, body)
+        return llm.response(body)
 
     async def models(_: Request) -> Response:
         names = ["scripted-weather", "scripted-answer", "scripted-steps-10", "scripted-error"]
@@ -243,6 +367,7 @@ def create_app(llm: ScriptedLLM | None = None) -> Starlette:
         routes=[
             Route("/v1/chat/completions", chat_completions, methods=["POST"]),
             Route("/chat/completions", chat_completions, methods=["POST"]),
+            Route("/v1/responses", responses, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/_scripted/requests", requests, methods=["GET", "DELETE"]),
         ]
