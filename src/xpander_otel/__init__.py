@@ -4,11 +4,22 @@
 >>> args = Backend().get_args(agent_id="agent-123")   # doctest: +SKIP
 """
 
+from ._configure import configure
 from .client import Backend
 from .config import Configuration
 from .errors import ModuleException
 from .models import AgentConfig, Task, TaskReport, Tokens
 from .task_context import task
 
-__all__ = ["AgentConfig", "Backend", "Configuration", "ModuleException", "Task", "TaskReport", "Tokens", "task"]
+__all__ = [
+    "AgentConfig",
+    "Backend",
+    "Configuration",
+    "ModuleException",
+    "Task",
+    "TaskReport",
+    "Tokens",
+    "configure",
+    "task",
+]
 __version__ = "0.1.0"

@@ -6,7 +6,10 @@ No other module calls ``os.environ``/``os.getenv``: they ask this module, so the
 
 from __future__ import annotations
 
+import json
 import os
+
+import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -28,6 +31,16 @@ ENV_OPENAI_COMPATIBLE_KEY = "OPENAI_COMPATIBLE_API_KEY"
 ENV_DEVSERVER_DB = "XPANDER_OTEL_DEVSERVER_DB"
 DEFAULT_DEVSERVER_PORT = 8765
 DEFAULT_DEVSERVER_URL = f"http://127.0.0.1:{DEFAULT_DEVSERVER_PORT}"
+
+# The span exporter (see ExporterSettings).
+ENV_OTEL_SPOOL = "XPANDER_OTEL_SPOOL"
+ENV_OTEL_AGENT_MAP = "XPANDER_OTEL_AGENT_MAP"
+ENV_OTEL_MAX_SPANS_PER_TRACE = "XPANDER_OTEL_MAX_SPANS_PER_TRACE"
+ENV_OTEL_MAX_OPEN_TRACES = "XPANDER_OTEL_MAX_OPEN_TRACES"
+ENV_OTEL_TRACE_TTL = "XPANDER_OTEL_TRACE_TTL"
+# Read to pick the default spool folder.
+_ENV_XDG_CACHE_HOME = "XDG_CACHE_HOME"
+_ENV_LOCALAPPDATA = "LOCALAPPDATA"
 
 
 def _env(name: str) -> str | None:
@@ -171,3 +184,82 @@ def content_capture() -> ContentCapture:
         task=_flag(ENV_CAPTURE_TASK_CONTENT, True),
         max_length=max(max_length, 16),
     )
+
+# --- the span exporter ---------------------------------------------------------------------------------
+
+SPOOL_IN_MEMORY = ":memory:"
+
+
+def default_spool_path() -> Path:
+    """The user's cache folder (XDG on Linux, ~/Library/Caches, %LOCALAPPDATA%) / xpander-otel / spool."""
+    if sys.platform == "win32":
+        base = Path(_env(_ENV_LOCALAPPDATA) or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(_env(_ENV_XDG_CACHE_HOME) or Path.home() / ".cache")
+    return base / "xpander-otel" / "spool.sqlite3"
+
+
+class ExporterSettings(BaseModel):
+    """Settings of ``XpanderSpanExporter``; each field falls back to its environment variable.
+
+    - ``XPANDER_OTEL_SPOOL``: the SQLite spool file (default: ``default_spool_path()``; ``:memory:`` keeps
+      reports in memory only, so a crash loses undelivered ones).
+    - ``XPANDER_OTEL_AGENT_MAP``: framework agent name -> xpander agent id, as ``name=id,other=id2`` or a
+      JSON object; used when a run carries no xpander id and no default agent id is set.
+    - ``XPANDER_OTEL_MAX_SPANS_PER_TRACE`` (5000), ``XPANDER_OTEL_MAX_OPEN_TRACES`` (2000),
+      ``XPANDER_OTEL_TRACE_TTL`` (seconds, 300): bounds of the per-trace buffers.
+
+    A malformed value raises ``ValueError`` naming the variable.
+    """
+
+    spool_path: str = Field(default_factory=lambda: _env(ENV_OTEL_SPOOL) or str(default_spool_path()))
+    agent_map: dict[str, str] = Field(default_factory=lambda: parse_agent_map(_env(ENV_OTEL_AGENT_MAP)))
+    max_spans_per_trace: int = Field(default_factory=lambda: _env_number(ENV_OTEL_MAX_SPANS_PER_TRACE, 5000, int),
+                                     gt=0)
+    max_open_traces: int = Field(default_factory=lambda: _env_number(ENV_OTEL_MAX_OPEN_TRACES, 2000, int), gt=0)
+    trace_ttl_s: float = Field(default_factory=lambda: _env_number(ENV_OTEL_TRACE_TTL, 300.0, float), gt=0)
+
+
+def parse_agent_map(text: str | None) -> dict[str, str]:
+    """``name=id,other=id2`` or ``{"name": "id"}`` -> dict; ``ValueError`` names the variable."""
+    if not text:
+        return {}
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            mapping = json.loads(text)
+        except ValueError as exc:
+            raise ValueError(f"{ENV_OTEL_AGENT_MAP} is not valid JSON: {exc}") from None
+        if not isinstance(mapping, dict):
+            raise ValueError(f"{ENV_OTEL_AGENT_MAP} must be a JSON object of agent name -> agent id")
+        return {str(k): str(v) for k, v in mapping.items()}
+    mapping = {}
+    for pair in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, agent_id = pair.partition("=")
+        if not sep or not name.strip() or not agent_id.strip():
+            raise ValueError(f"{ENV_OTEL_AGENT_MAP}: expected name=agent_id pairs separated by commas, "
+                             f"got {pair!r}")
+        mapping[name.strip()] = agent_id.strip()
+    return mapping
+
+
+def _env_number(name: str, default, kind):
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+
+
+# --- the OTLP bridge -----------------------------------------------------------------------------------
+
+ENV_BRIDGE_TOKEN = "XPANDER_BRIDGE_TOKEN"
+
+
+def bridge_token() -> str | None:
+    """``XPANDER_BRIDGE_TOKEN``: the bearer token OTLP clients must send to the bridge (None: no check)."""
+    return _env(ENV_BRIDGE_TOKEN)

@@ -52,3 +52,44 @@ XPANDER_TASK_INPUT = "xpander.task.input"
 XPANDER_TASK_RESULT = "xpander.task.result"
 # Set on a task root whose subtree lost spans (the batch processor dropped some).
 XPANDER_TASK_INCOMPLETE = "xpander.task.incomplete"
+
+# --- Aliases the assembler reads (other conventions; never emitted by us) -------------------------------
+
+# OpenInference (Arize/Phoenix).
+OI_SPAN_KIND = "openinference.span.kind"  # AGENT | LLM | TOOL | CHAIN | ...
+OI_KIND_AGENT = "AGENT"
+OI_KIND_LLM = "LLM"
+OI_KIND_TOOL = "TOOL"
+OI_TOKEN_PROMPT = "llm.token_count.prompt"
+OI_TOKEN_COMPLETION = "llm.token_count.completion"
+OI_TOKEN_CACHE_READ = "llm.token_count.prompt_details.cache_read"
+OI_TOKEN_CACHE_WRITE = "llm.token_count.prompt_details.cache_write"
+OI_MODEL_NAME = "llm.model_name"
+OI_TOOL_NAME = "tool.name"
+OI_INPUT_VALUE = "input.value"
+OI_OUTPUT_VALUE = "output.value"
+
+# OpenLLMetry (Traceloop).
+TRACELOOP_SPAN_KIND = "traceloop.span.kind"  # workflow | agent | task | tool
+TRACELOOP_KIND_AGENT = "agent"
+TRACELOOP_KIND_WORKFLOW = "workflow"
+TRACELOOP_KIND_TOOL = "tool"
+TRACELOOP_ENTITY_NAME = "traceloop.entity.name"
+TRACELOOP_ENTITY_INPUT = "traceloop.entity.input"
+TRACELOOP_ENTITY_OUTPUT = "traceloop.entity.output"
+LLM_REQUEST_TYPE = "llm.request.type"  # chat | completion: marks an OpenLLMetry LLM span
+LEGACY_USAGE_PROMPT_TOKENS = "gen_ai.usage.prompt_tokens"
+LEGACY_USAGE_COMPLETION_TOKENS = "gen_ai.usage.completion_tokens"
+LEGACY_SYSTEM = "gen_ai.system"
+
+# Pydantic AI: the agent run span carries the run's summed usage under these names.
+PYDANTIC_AGGREGATED_INPUT_TOKENS = "gen_ai.aggregated_usage.input_tokens"
+PYDANTIC_AGGREGATED_OUTPUT_TOKENS = "gen_ai.aggregated_usage.output_tokens"
+PYDANTIC_AGENT_NAME = "agent_name"
+PYDANTIC_FINAL_RESULT = "final_result"
+PYDANTIC_AGENT_RUN_SPAN = "agent run"
+PYDANTIC_TOOL_SPAN = "running tool"
+
+# Logfire: a "pending" span is a placeholder sent while the real span is open; the assembler ignores it.
+LOGFIRE_SPAN_TYPE = "logfire.span_type"
+LOGFIRE_PENDING_SPAN = "pending_span"

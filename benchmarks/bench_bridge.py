@@ -1,0 +1,285 @@
+"""Bridge ingest benchmark: sustained spans/s over OTLP/HTTP (protobuf) and OTLP/gRPC, with the bridge's RSS.
+
+    python benchmarks/bench_bridge.py                              # the figures in docs/benchmarks.md
+    python benchmarks/bench_bridge.py --duration 1 --protocols http  # a quick smoke run
+
+Three processes on this machine: the bridge (``xpander-otel bridge``, default settings), a load generator
+(this script with ``--load``) that sends pre-encoded 512-span requests (64 agent runs of 8 spans, new
+trace ids in every request) on several connections as fast as the bridge accepts them — a 503 or
+UNAVAILABLE is waited out and resent, as OTLP clients do — and this driver, which also answers the
+bridge's task reports (200). Prints one JSON object.
+
+"accepted" is spans the bridge answered 200 for per second of load; "assembled" counts until the
+bridge has also assembled and spooled every report (its queue and grace window are empty).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+SPANS_PER_RUN = 8
+RUNS_PER_REQUEST = 64
+TRACE_PREFIX = bytes.fromhex("b1e55edb1e55ed00")  # first half of every template trace id, rewritten per request
+
+
+# --- the request template ------------------------------------------------------------------------------
+
+def template_request() -> bytes:
+    """One serialized ExportTraceServiceRequest: 64 runs (agent, 3 chats, 3 tools, 1 HTTP span)."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
+
+    class Ids(RandomIdGenerator):
+        def generate_trace_id(self) -> int:
+            return int.from_bytes(TRACE_PREFIX + os.urandom(8), "big")
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(id_generator=Ids())
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("bench")
+    for n in range(RUNS_PER_REQUEST):
+        with tracer.start_as_current_span("invoke_agent weather", attributes={
+                "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "weather",
+                "xpander.agent.id": "agent-bench", "xpander.task.input": f"question {n}"}):
+            for step in range(3):
+                with tracer.start_as_current_span("chat gpt-4.1", attributes={
+                        "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4.1",
+                        "gen_ai.usage.input_tokens": 50 + step, "gen_ai.usage.output_tokens": 10,
+                        "gen_ai.response.finish_reasons": ("stop",)}):
+                    pass
+                with tracer.start_as_current_span(f"execute_tool tool_{step}", attributes={
+                        "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": f"tool_{step}"}):
+                    if step == 0:
+                        with tracer.start_as_current_span("GET /weather"):
+                            pass
+    provider.shutdown()
+    spans = memory.get_finished_spans()
+    assert len(spans) == SPANS_PER_RUN * RUNS_PER_REQUEST
+    body = encode_spans(spans).SerializeToString()
+    assert body.count(TRACE_PREFIX) == len(spans)
+    return body
+
+
+def unique_body(template: bytes, worker: int, sequence: int) -> bytes:
+    """The template with new trace ids: every request is 64 new traces."""
+    return template.replace(TRACE_PREFIX, worker.to_bytes(2, "big") + sequence.to_bytes(6, "big"))
+
+
+# --- the load generator (its own process) --------------------------------------------------------------
+
+def run_load(protocol: str, target: str, duration: float, connections: int) -> dict:
+    template = template_request()
+    spans_per_request = SPANS_PER_RUN * RUNS_PER_REQUEST
+    senders = [_sender(protocol, target) for _ in range(connections)]  # imports and connections: before the clock
+    stop_at = time.perf_counter() + duration
+    totals: dict = {"requests": 0, "busy": 0, "errors": 0, "first_error": None}
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        send = senders[index]
+        sequence = 0
+        while time.perf_counter() < stop_at:
+            sequence += 1
+            body = unique_body(template, index, sequence)
+            while True:
+                try:
+                    outcome = send(body)
+                except Exception as exc:  # counted and shown, the load goes on
+                    outcome = f"{type(exc).__name__}: {exc}"
+                if outcome != "busy":
+                    break
+                with lock:
+                    totals["busy"] += 1
+                time.sleep(0.05)
+            with lock:
+                totals["requests" if outcome == "ok" else "errors"] += 1
+                if outcome != "ok" and totals["first_error"] is None:
+                    totals["first_error"] = outcome
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    return {**totals, "spans": totals["requests"] * spans_per_request, "seconds": elapsed}
+
+
+def _sender(protocol: str, target: str):
+    if protocol == "http":
+        import httpx
+
+        client = httpx.Client(timeout=30)
+        headers = {"content-type": "application/x-protobuf"}
+
+        def send_http(body: bytes) -> str:
+            status = client.post(f"{target}/v1/traces", content=body, headers=headers).status_code
+            return "ok" if status == 200 else "busy" if status == 503 else f"HTTP {status}"
+
+        return send_http
+
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    stub = trace_service_pb2_grpc.TraceServiceStub(grpc.insecure_channel(target))
+
+    def send_grpc(body: bytes) -> str:
+        try:
+            stub.Export(ExportTraceServiceRequest.FromString(body), timeout=30)
+        except grpc.RpcError as exc:
+            return "busy" if exc.code() == grpc.StatusCode.UNAVAILABLE else f"gRPC {exc.code().name}"
+        return "ok"
+
+    return send_grpc
+
+
+# --- the driver ----------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_report_sink() -> tuple[str, object]:
+    """A loopback xpander API that acknowledges every task report."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def ack(request):
+        await request.body()
+        return JSONResponse({"status": "completed"})
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(Starlette(routes=[Route("/{path:path}", ack, methods=["POST"])]),
+                                           host="127.0.0.1", port=port, log_level="error", lifespan="off"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.01)
+    return f"http://127.0.0.1:{port}", server
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) // 1024
+    return fields
+
+
+def bridge_metrics(http: str) -> dict[str, float]:
+    import httpx
+
+    text = httpx.get(f"{http}/metrics", timeout=5).text
+    return {line.split()[0].removeprefix("xpander_bridge_"): float(line.split()[1])
+            for line in text.splitlines() if line and not line.startswith("#")}
+
+
+def bench_protocol(protocol: str, args: argparse.Namespace, sink_url: str, workdir: Path) -> dict:
+    import httpx
+
+    http_port, grpc_port = free_port(), free_port()
+    http = f"http://127.0.0.1:{http_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XPANDER_")}
+    env.update({"XPANDER_BASE_URL": sink_url, "XPANDER_API_KEY": "bench"})
+    bridge = subprocess.Popen(
+        [sys.executable, "-m", "xpander_otel.cli", "bridge", "--http-port", str(http_port), "--grpc-port",
+         str(grpc_port), "--spool", str(workdir / f"spool-{protocol}.sqlite3"),
+         "--grace-seconds", str(args.grace_seconds)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{http}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or bridge.poll() is not None:
+                    raise RuntimeError("the bridge did not start") from None
+                time.sleep(0.1)
+        rss_idle = proc_status(bridge.pid)["VmRSS"]
+        target = http if protocol == "http" else f"127.0.0.1:{grpc_port}"
+        load = subprocess.run(
+            [sys.executable, __file__, "--load", protocol, "--target", target, "--duration", str(args.duration),
+             "--connections", str(args.connections)], capture_output=True, text=True, check=True)
+        loaded = json.loads(load.stdout)
+        rss_loaded = proc_status(bridge.pid)
+        drain_started = time.perf_counter()
+        while bridge_metrics(http)["pending_spans"] > 0 and time.perf_counter() - drain_started < 120:
+            time.sleep(0.05)
+        drained = time.perf_counter() - drain_started
+        metrics = bridge_metrics(http)
+        peak = proc_status(bridge.pid)["VmHWM"]
+    finally:
+        bridge.send_signal(signal.SIGTERM)
+        try:
+            bridge.wait(60)
+        except subprocess.TimeoutExpired:
+            bridge.kill()
+    assert metrics["spans_received_total"] == loaded["spans"], (metrics, loaded)
+    return {
+        "protocol": "OTLP/HTTP protobuf" if protocol == "http" else "OTLP/gRPC",
+        "spans_sent": loaded["spans"],
+        "requests": loaded["requests"],
+        "busy_answers": loaded["busy"],
+        "errors": loaded["errors"],
+        "first_error": loaded["first_error"],
+        "load_seconds": round(loaded["seconds"], 2),
+        "accepted_spans_per_s": round(loaded["spans"] / loaded["seconds"]),
+        "assembled_spans_per_s": round(loaded["spans"] / (loaded["seconds"] + drained)),
+        "reports_assembled": int(metrics["reports_assembled_total"]),
+        "reports_sent_by_end": int(metrics["reports_sent_total"]),
+        "rss_mib_idle": rss_idle,
+        "rss_mib_after_load": rss_loaded["VmRSS"],
+        "rss_mib_peak": peak,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--protocols", default="http,grpc", help="comma-separated: http, grpc")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load per protocol")
+    parser.add_argument("--connections", type=int, default=4, help="concurrent client connections")
+    parser.add_argument("--grace-seconds", type=float, default=5.0, help="the bridge's grace window")
+    parser.add_argument("--load", choices=["http", "grpc"], help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        print(json.dumps(run_load(args.load, args.target, args.duration, args.connections)))
+        return 0
+    sink_url, sink = start_report_sink()
+    results = []
+    with tempfile.TemporaryDirectory() as workdir:
+        for protocol in args.protocols.split(","):
+            results.append(bench_protocol(protocol.strip(), args, sink_url, Path(workdir)))
+    sink.should_exit = True
+    print(json.dumps({
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "settings": {"duration_s": args.duration, "connections": args.connections,
+                     "spans_per_request": SPANS_PER_RUN * RUNS_PER_REQUEST, "grace_s": args.grace_seconds},
+        "results": results,
+    }, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""Finished agent runs -> task reports: DESIGN.md's "Task report rules", as pure logic.
+
+Spans arrive in any order and in batches (children usually before their parents). The assembler keeps a
+bounded buffer per trace and reports a task when its root is known:
+
+- a **task root** is an agent span with no agent span above it. That is certain once the parent chain
+  reaches the trace's local root, or when the span record says no agent was open above it; otherwise the
+  span waits (``pending_grace_s``) for its parents, then is reported as a root anyway;
+- spans that arrive after their task was reported produce an updated report under the same id;
+- a trace whose local root ended without any agent span is dropped at once.
+
+No I/O, no configuration import: settings arrive as arguments and time as ``now`` (seconds, monotonic).
+
+>>> assembler = Assembler(AssemblerSettings(default_agent_id="agent-1"))
+>>> tasks = assembler.add(records, now=time.monotonic())   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .. import semconv
+from ..models import TaskReport, Tokens
+from . import conventions as conv
+from .spans import SpanRecord, span_id_hex, trace_id_hex
+
+# Task ids derived from (trace id, root span id): every process and the bridge derive the same id.
+_TASK_ID_NAMESPACE = uuid.UUID("6f1c2d0e-6a55-5b0c-9d3e-7870616e6465")
+
+
+def task_id_for(trace_id: int, span_id: int) -> str:
+    """The deterministic task id of the run rooted at ``span_id`` in ``trace_id``."""
+    return str(uuid.uuid5(_TASK_ID_NAMESPACE, f"{trace_id_hex(trace_id)}/{span_id_hex(span_id)}"))
+
+
+@dataclass(frozen=True)
+class AssemblerSettings:
+    default_agent_id: str | None = None
+    agent_map: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    max_spans_per_trace: int = 5_000
+    max_open_traces: int = 2_000
+    trace_ttl_s: float = 300.0
+    pending_grace_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class AssembledTask:
+    """One report, with what the delivery needs to address it. ``agent_id`` None: nobody to report to."""
+
+    agent_id: str | None
+    report: TaskReport
+    trace_id: int
+    root_span_id: int
+    agent_name: str | None
+    incomplete: bool
+
+
+class _Trace:
+    __slots__ = ("agents", "children", "incomplete", "last_seen", "pending", "reported", "spans")
+
+    def __init__(self, now: float) -> None:
+        self.spans: dict[int, SpanRecord] = {}
+        self.children: dict[int, list[int]] = {}
+        self.agents: set[int] = set()  # ids of the agent spans (classified once, on arrival)
+        self.pending: dict[int, float] = {}  # agent span id -> when it arrived, waiting for its parents
+        self.reported: dict[int, dict[str, Any]] = {}  # task root span id -> last reported body
+        self.last_seen = now
+        self.incomplete = False
+
+
+class Assembler:
+    """Per-trace buffers and the task report rules. Not thread-safe: one caller at a time."""
+
+    def __init__(self, settings: AssemblerSettings | None = None) -> None:
+        self.settings = settings or AssemblerSettings()
+        self._traces: OrderedDict[int, _Trace] = OrderedDict()
+
+    @property
+    def open_traces(self) -> int:
+        return len(self._traces)
+
+    def mark_incomplete(self, trace_id: int, now: float) -> None:
+        """Spans of this trace were lost before they reached us: its reports say so."""
+        self._trace(trace_id, now).incomplete = True
+
+    def add(self, records: Iterable[SpanRecord], now: float) -> list[AssembledTask]:
+        """Take finished spans; return the reports (new or updated) they complete."""
+        new_by_trace: dict[int, list[SpanRecord]] = {}
+        for record in records:
+            if conv.is_ignored(record):
+                continue
+            trace = self._trace(record.trace_id, now)
+            if self._store(trace, record):
+                new_by_trace.setdefault(record.trace_id, []).append(record)
+        out: list[AssembledTask] = []
+        for trace_id, new in new_by_trace.items():
+            trace = self._traces.get(trace_id)
+            if trace is not None:
+                out.extend(self._settle(trace_id, trace, new, now))
+        out.extend(self._evict_over_cap())
+        return out
+
+    def expire(self, now: float) -> list[AssembledTask]:
+        """Report agent spans that waited past the grace period; forget traces idle past the TTL."""
+        out: list[AssembledTask] = []
+        grace, ttl = self.settings.pending_grace_s, self.settings.trace_ttl_s
+        for trace_id, trace in list(self._traces.items()):
+            if now - trace.last_seen >= ttl:
+                out.extend(self._report_pending(trace_id, trace, _always))
+                del self._traces[trace_id]
+            elif trace.pending:
+                # A span known to sit under an agent waits for that agent (or the TTL), not the grace period.
+                out.extend(self._report_pending(
+                    trace_id, trace, lambda span, since: not span.agent_ancestor and now - since >= grace))
+        return out
+
+    def flush(self) -> list[AssembledTask]:
+        """Report every waiting agent span now (at shutdown: nothing more will arrive)."""
+        out: list[AssembledTask] = []
+        for trace_id, trace in self._traces.items():
+            out.extend(self._report_pending(trace_id, trace, _always))
+        return out
+
+    # --- buffering -------------------------------------------------------------------------------------
+
+    def _trace(self, trace_id: int, now: float) -> _Trace:
+        trace = self._traces.get(trace_id)
+        if trace is None:
+            trace = self._traces[trace_id] = _Trace(now)
+        else:
+            self._traces.move_to_end(trace_id)
+            trace.last_seen = max(trace.last_seen, now)
+        return trace
+
+    def _store(self, trace: _Trace, record: SpanRecord) -> bool:
+        if record.span_id in trace.spans:
+            return False  # a re-sent span
+        is_agent = conv.is_agent(record)
+        # Over the cap, keep what decides a report (agent spans, local roots); drop the rest and say so.
+        if len(trace.spans) >= self.settings.max_spans_per_trace and not (is_agent or record.is_local_root):
+            trace.incomplete = True
+            return False
+        trace.spans[record.span_id] = record
+        if is_agent:
+            trace.agents.add(record.span_id)
+        if record.parent_id is not None:
+            trace.children.setdefault(record.parent_id, []).append(record.span_id)
+        return True
+
+    def _evict_over_cap(self) -> list[AssembledTask]:
+        out: list[AssembledTask] = []
+        while len(self._traces) > self.settings.max_open_traces:
+            trace_id, trace = self._traces.popitem(last=False)
+            trace.incomplete = trace.incomplete or bool(trace.pending)
+            out.extend(self._report_pending(trace_id, trace, _always))
+        return out
+
+    # --- the rules -------------------------------------------------------------------------------------
+
+    def _settle(self, trace_id: int, trace: _Trace, new: list[SpanRecord], now: float) -> list[AssembledTask]:
+        roots: set[int] = set()
+        candidates = [s.span_id for s in new if s.span_id in trace.agents]
+        candidates.extend(sid for sid in trace.pending if sid not in candidates)
+        for span_id in candidates:
+            top, reached_root = self._top_agent(trace, span_id)
+            span = trace.spans[span_id]
+            if top != span_id:
+                trace.pending.pop(span_id, None)
+                if top in trace.reported:
+                    roots.add(top)  # a late nested agent: update its task
+            elif reached_root or span.agent_ancestor is False:
+                trace.pending.pop(span_id, None)
+                roots.add(span_id)
+            else:
+                trace.pending.setdefault(span_id, now)
+        for span in new:
+            if span.span_id not in trace.agents:
+                top, _ = self._top_agent(trace, span.span_id)
+                if top is not None and top in trace.reported:
+                    roots.add(top)  # a late span of a reported task
+        out = [task for root in sorted(roots, key=lambda r: trace.spans[r].start_ns)
+               if (task := self._report(trace_id, trace, root)) is not None]
+        for span in new:
+            if span.is_local_root and not trace.reported.get(span.span_id):
+                self._drop_if_agentless(trace, span.span_id)
+        if not trace.spans:
+            del self._traces[trace_id]
+        return out
+
+    def _drop_if_agentless(self, trace: _Trace, local_root: int) -> None:
+        """A local root ended with no agent span below it: nothing there will become a report."""
+        subtree = self._subtree(trace, local_root)
+        if any(s.span_id in trace.agents for s in subtree):
+            return
+        for span in subtree:
+            del trace.spans[span.span_id]
+            trace.children.pop(span.span_id, None)
+
+    def _top_agent(self, trace: _Trace, span_id: int) -> tuple[int | None, bool]:
+        """The top-most agent span at or above ``span_id``, and whether the walk reached a local root."""
+        top: int | None = None
+        span = trace.spans.get(span_id)
+        for _ in range(len(trace.spans) + 1):  # bounds the walk even on malformed (cyclic) data
+            if span is None:
+                return top, False
+            if span.span_id in trace.agents:
+                top = span.span_id
+            if span.is_local_root:
+                return top, True
+            span = trace.spans.get(span.parent_id)  # type: ignore[arg-type]
+        return top, False
+
+    def _report_pending(self, trace_id: int, trace: _Trace,
+                        due: Callable[[SpanRecord, float], bool]) -> list[AssembledTask]:
+        out: list[AssembledTask] = []
+        for span_id, since in list(trace.pending.items()):
+            if not due(trace.spans[span_id], since):
+                continue
+            del trace.pending[span_id]
+            top, _ = self._top_agent(trace, span_id)
+            root = top if top is not None else span_id
+            if root not in trace.reported or root == span_id:
+                task = self._report(trace_id, trace, root)
+                if task is not None:
+                    out.append(task)
+        return out
+
+    def _report(self, trace_id: int, trace: _Trace, root_id: int) -> AssembledTask | None:
+        """The report of the task rooted at ``root_id``, or None when it equals the one already sent."""
+        task = build_task(trace_id, trace.spans[root_id], self._subtree(trace, root_id), self.settings,
+                          incomplete=trace.incomplete)
+        body = task.report.to_wire()
+        if trace.reported.get(root_id) == body:
+            return None
+        trace.reported[root_id] = body
+        return task
+
+    @staticmethod
+    def _subtree(trace: _Trace, root_id: int) -> list[SpanRecord]:
+        seen = {root_id}
+        order = [root_id]
+        for span_id in order:  # grows while iterating: breadth-first
+            for child in trace.children.get(span_id, ()):
+                if child not in seen and child in trace.spans:
+                    seen.add(child)
+                    order.append(child)
+        return [trace.spans[s] for s in order]
+
+
+def _always(_span: SpanRecord, _since: float) -> bool:
+    return True
+
+
+# --- one task from its spans ---------------------------------------------------------------------------
+
+def build_task(trace_id: int, root: SpanRecord, subtree: list[SpanRecord], settings: AssemblerSettings,
+               *, incomplete: bool = False) -> AssembledTask:
+    """The task report of ``root`` and its subtree (root first, parents before children)."""
+    incomplete = incomplete or bool(root.attributes.get(semconv.XPANDER_TASK_INCOMPLETE))
+    usage, last_llm = _usage(root, subtree)
+    tools = _used_tools(subtree)
+    name = conv.agent_name(root)
+    result = (root.error_message or _error_type(root) or "error") if root.is_error else conv.task_result(root)
+    if result is None and last_llm is not None and not root.is_error:
+        result = conv.output_text(last_llm)
+    report = TaskReport(
+        id=conv.string_attribute(root, semconv.XPANDER_TASK_ID) or task_id_for(trace_id, root.span_id),
+        input=conv.task_input(root),
+        llm_response=_llm_response(trace_id, last_llm, incomplete),
+        tokens=Tokens(prompt_tokens=usage.prompt, completion_tokens=usage.completion,
+                      cache_read_tokens=usage.cache_read, cache_write_tokens=usage.cache_write),
+        is_success=not root.is_error,
+        result=result,
+        duration=max(0, root.end_ns - root.start_ns) / 1e9,
+        used_tools=tools,
+    )
+    return AssembledTask(_agent_id(root, name, settings), report, trace_id, root.span_id, name, incomplete)
+
+
+def _usage(root: SpanRecord, subtree: list[SpanRecord]) -> tuple[conv.Usage, SpanRecord | None]:
+    """Summed usage of the leaf LLM spans of one family (the first present), and the last LLM span."""
+    by_family: dict[str, list[SpanRecord]] = {}
+    for span in subtree:
+        family = conv.llm_family(span)
+        if family is not None:
+            by_family.setdefault(family, []).append(span)
+    family = next((f for f in conv.FAMILIES if f in by_family), None)
+    if family is None:
+        return conv.aggregate_usage(root), None
+    calls = by_family[family]
+    # An LLM span with an LLM span of its family below it wraps the same call (two libraries): skip it.
+    by_id = {s.span_id: s for s in subtree}
+    call_ids = {s.span_id for s in calls}
+    wrappers: set[int] = set()
+    for span in calls:
+        parent = by_id.get(span.parent_id) if span.span_id != root.span_id else None  # type: ignore[arg-type]
+        for _ in range(len(subtree)):
+            if parent is None or parent.span_id in wrappers:
+                break
+            if parent.span_id in call_ids:
+                wrappers.add(parent.span_id)
+            if parent.span_id == root.span_id:
+                break
+            parent = by_id.get(parent.parent_id)  # type: ignore[arg-type]
+    leaves = [s for s in calls if s.span_id not in wrappers]
+    total = conv.Usage()
+    for span in leaves:
+        total = total + conv.llm_usage(span, family)
+    last = max(leaves, key=lambda s: (s.end_ns, s.start_ns))
+    return total, last
+
+
+def _used_tools(subtree: list[SpanRecord]) -> list[str]:
+    named = [(s.start_ns, i, name) for i, s in enumerate(subtree) if (name := conv.tool_name(s))]
+    tools: list[str] = []
+    for _, _, name in sorted(named):
+        if name not in tools:
+            tools.append(name)
+    return tools
+
+
+def _llm_response(trace_id: int, last: SpanRecord | None, incomplete: bool) -> dict[str, Any]:
+    response: dict[str, Any] = {}
+    if last is not None:
+        family = conv.llm_family(last) or conv.GENAI
+        usage = conv.llm_usage(last, family)
+        response = {
+            "model": conv.model_name(last),
+            "content": conv.output_text(last),
+            "finish_reason": conv.first_finish_reason(last),
+            "usage": {"prompt_tokens": usage.prompt, "completion_tokens": usage.completion,
+                      "total_tokens": usage.prompt + usage.completion},
+        }
+    response["trace_id"] = trace_id_hex(trace_id)
+    if incomplete:
+        # Spans of this run were lost (queue overflow, buffer cap): the figures are lower bounds.
+        response["incomplete"] = True
+    return response
+
+
+def _error_type(span: SpanRecord) -> str | None:
+    value = span.attributes.get("error.type")
+    return str(value) if value else None
+
+
+def _agent_id(root: SpanRecord, name: str | None, settings: AssemblerSettings) -> str | None:
+    """xpander.agent.id > an xpander id in gen_ai.agent.id > the default > the name -> id map."""
+    explicit = conv.string_attribute(root, semconv.XPANDER_AGENT_ID)
+    if explicit:
+        return explicit
+    genai_id = root.attributes.get(semconv.AGENT_ID)
+    if conv.looks_like_xpander_id(genai_id):
+        return genai_id
+    if settings.default_agent_id:
+        return settings.default_agent_id
+    return settings.agent_map.get(name) if name else None

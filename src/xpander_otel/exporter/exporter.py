@@ -1,0 +1,280 @@
+"""``XpanderSpanExporter``: finished agent runs in, xpander task reports out (spooled, then POSTed).
+
+>>> from opentelemetry.sdk.trace import TracerProvider
+>>> from opentelemetry.sdk.trace.export import BatchSpanProcessor
+>>> provider = TracerProvider()
+>>> provider.add_span_processor(BatchSpanProcessor(XpanderSpanExporter(agent_id="agent-123")))  # doctest: +SKIP
+
+With no arguments it reads the environment (``XPANDER_API_KEY``, ``XPANDER_BASE_URL``,
+``XPANDER_AGENT_ID``, ``XPANDER_OTEL_*``: see ``config.ExporterSettings``), which is how
+``OTEL_TRACES_EXPORTER=xpander opentelemetry-instrument python app.py`` creates it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from .. import config, llm_keys
+from ..config import Configuration, ExporterSettings
+from .assembler import AssembledTask, Assembler, AssemblerSettings
+from .delivery import Delivery, RetryPolicy
+from .spans import SpanRecord
+from .spool import MEMORY, Spool
+
+log = llm_keys.get_logger(__name__)
+# Span ancestry notes kept for spans not exported yet; past this (spans lost upstream) they are forgotten.
+_MAX_ANCESTRY_NOTES = 100_000
+
+
+class XpanderSpanExporter(SpanExporter):
+    """A span exporter that turns each finished agent run into one xpander task report.
+
+    ``export()`` assembles reports and writes them to a local SQLite spool; a background worker delivers
+    them (retries, backoff, replay after a crash). It never raises into the application and never
+    waits on the network. A bad configuration is logged once and the exporter then does nothing.
+    """
+
+    def __init__(
+        self,
+        agent_id: str | None = None,
+        *,
+        configuration: Configuration | None = None,
+        agent_map: Mapping[str, str] | None = None,
+        spool_path: str | Path | None = None,
+        settings: ExporterSettings | None = None,
+        pending_grace_s: float = 10.0,
+        request_timeout_s: float = 10.0,
+        shutdown_wait_s: float = 5.0,
+        watch_global_provider: bool = True,
+        retry_policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._lost_traces: set[int] = set()
+        self._lost_unknown = False
+        self._ancestry: dict[int, bool] = {}
+        self._awaited_roots: set[int] = set()  # task roots that ended and should be exported early
+        self._provider: Any = None
+        self._unaddressed_logged: set[str] = set()
+        self._assembler: Assembler | None = None
+        self._delivery: Delivery | None = None
+        self._shut_down = False
+        # Reports are safe in the spool: at exit, wait this long at most for the endpoint (sent next start).
+        self._shutdown_wait_s = shutdown_wait_s
+        try:
+            self.configuration = configuration or Configuration()
+            settings = settings or ExporterSettings()
+            self._assembler = Assembler(AssemblerSettings(
+                default_agent_id=agent_id or self.configuration.agent_id,
+                agent_map=dict(agent_map if agent_map is not None else settings.agent_map),
+                max_spans_per_trace=settings.max_spans_per_trace,
+                max_open_traces=settings.max_open_traces,
+                trace_ttl_s=settings.trace_ttl_s,
+                pending_grace_s=pending_grace_s,
+            ))
+            self.configuration.get_full_url()  # an agent-controller URL without organization fails here
+            _warn_without_api_key(self.configuration)
+            spool_path = str(spool_path) if spool_path is not None else settings.spool_path
+            # After a fork (pre-forking servers) the child gets a delivery of its own: see _for_this_process.
+            self._new_delivery = lambda: Delivery(
+                _open_spool(spool_path), self.configuration, policy=retry_policy,
+                request_timeout_s=request_timeout_s, transport=transport, on_idle=self._tick)
+            self._delivery = self._new_delivery()
+            self._pid = os.getpid()
+            _forget_locks_in_forked_children(self)
+            if watch_global_provider:
+                self._watch_global_provider()
+        except Exception as exc:  # bad configuration: say why once, then stay out of the way
+            self._assembler = None
+            log.error("xpander-otel exporter is disabled: %s", llm_keys.scrub(str(exc)))
+
+    @property
+    def enabled(self) -> bool:
+        return self._delivery is not None and not self._shut_down
+
+    @property
+    def spool(self) -> Spool | None:
+        return self._delivery.spool if self._delivery is not None else None
+
+    # --- SpanExporter ----------------------------------------------------------------------------------
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not self.enabled:
+            return SpanExportResult.SUCCESS
+        try:
+            self._for_this_process()
+            with self._lock:
+                records = [SpanRecord.from_readable_span(s, self._ancestry.pop(s.context.span_id, None))
+                           for s in spans]
+                if self._awaited_roots:
+                    self._awaited_roots.difference_update(r.span_id for r in records)
+                tasks = self._assemble(records)
+            self._deliver(tasks)
+        except Exception:
+            log.exception("xpander-otel could not turn %d span(s) into task reports", len(spans))
+            return SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        if not self.enabled:
+            return True
+        self._for_this_process()
+        self._tick()
+        return self._delivery.force_flush(timeout_millis / 1000)
+
+    def shutdown(self, timeout_millis: float = 30_000) -> None:
+        if not self.enabled:
+            return
+        try:
+            with self._lock:
+                tasks = self._assembler.flush()
+            self._deliver(tasks)
+        except Exception:
+            log.exception("xpander-otel could not report the runs still open at shutdown")
+        self._shut_down = True
+        self._delivery.shutdown(min(timeout_millis / 1000, self._shutdown_wait_s))
+
+    # --- what the watching span processor tells us -----------------------------------------------------
+
+    def note_lost_span(self, trace_id: int | None) -> None:
+        """A span processor dropped a span of ``trace_id`` (None: of an unknown trace)."""
+        with self._lock:
+            if trace_id is None:
+                self._lost_unknown = True
+            else:
+                self._lost_traces.add(trace_id)
+
+    def note_ancestry(self, span_id: int, agent_ancestor: bool) -> None:
+        """Whether an agent span was open above ``span_id`` when it started (seen by a span processor)."""
+        with self._lock:
+            if len(self._ancestry) >= _MAX_ANCESTRY_NOTES:
+                self._ancestry.clear()
+            self._ancestry[span_id] = agent_ancestor
+
+    def export_soon(self, span_id: int) -> None:
+        """A task root just ended: have the batch processor that wraps us export it now, not in 5 s."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self._awaited_roots.add(span_id)
+        self._delivery.request_idle_call()
+
+    # --- internals -------------------------------------------------------------------------------------
+
+    def _for_this_process(self) -> None:
+        """A forked child shares neither the parent's sender threads nor its SQLite connection."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._delivery = self._new_delivery()
+
+    def _assemble(self, records: list[SpanRecord]) -> list[AssembledTask]:
+        now = time.monotonic()
+        assembler = self._assembler
+        if self._lost_unknown:
+            # A span was lost but we do not know its trace: every trace in this batch may be short of one.
+            self._lost_traces.update(r.trace_id for r in records)
+            self._lost_unknown = False
+        for trace_id in self._lost_traces:
+            assembler.mark_incomplete(trace_id, now)
+        self._lost_traces.clear()
+        return assembler.add(records, now) + assembler.expire(now)
+
+    def _tick(self) -> None:
+        """Report runs whose parents never came (grace period over): called by the delivery worker."""
+        if self._assembler is None or self._shut_down:
+            return
+        with self._lock:
+            tasks = self._assembler.expire(time.monotonic())
+        self._deliver(tasks)
+        if self._awaited_roots:
+            self._export_awaited_roots()
+
+    def _export_awaited_roots(self) -> None:
+        # The watcher sees a root end before the batch processor queues it: flush until it came through.
+        processor = self._wrapping_processor()
+        deadline = time.monotonic() + 1.0
+        while processor is not None and self._awaited_roots and time.monotonic() < deadline:
+            processor.force_flush()
+            if self._awaited_roots:
+                time.sleep(0.01)
+        with self._lock:
+            self._awaited_roots.clear()
+
+    def _wrapping_processor(self) -> BatchSpanProcessor | None:
+        """The batch processor that ``opentelemetry-instrument`` (or the user) wrapped us in."""
+        multi = getattr(self._provider, "_active_span_processor", None)
+        for processor in getattr(multi, "_span_processors", ()):
+            if isinstance(processor, BatchSpanProcessor) and getattr(processor, "span_exporter", None) is self:
+                return processor
+        return None
+
+    def _watch_global_provider(self) -> None:
+        """Watch run ends on the global SDK provider (where the zero-code configurator adds us)."""
+        from .processor import RunEndWatcher  # the processors module imports this one
+
+        provider = trace.get_tracer_provider()
+        if isinstance(provider, TracerProvider):
+            self._provider = provider
+            provider.add_span_processor(RunEndWatcher(self))
+
+    def _deliver(self, tasks: list[AssembledTask]) -> None:
+        items: list[tuple[str, Any]] = []
+        for task in tasks:
+            if task.agent_id is None:
+                self._log_unaddressed(task)
+                continue
+            items.append((task.agent_id, task.report))
+        if items:
+            self._delivery.submit(items)
+
+    def _log_unaddressed(self, task: AssembledTask) -> None:
+        name = task.agent_name or "?"
+        if name in self._unaddressed_logged:
+            return
+        self._unaddressed_logged.add(name)
+        log.warning(
+            "xpander-otel dropped the task report of agent %r: no xpander agent id. Set %s, pass "
+            "agent_id=..., run it inside xpander_otel.task(agent_id=...), or map the name with %s.",
+            name, config.ENV_AGENT_ID, config.ENV_OTEL_AGENT_MAP,
+        )
+
+
+def _forget_locks_in_forked_children(exporter: XpanderSpanExporter) -> None:
+    # A lock held by one of the parent's threads at fork time would stay held forever in the child.
+    ref = weakref.ref(exporter)
+
+    def reinit() -> None:
+        alive = ref()
+        if alive is not None:
+            alive._lock = threading.Lock()
+
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=reinit)
+
+
+def _warn_without_api_key(configuration: Configuration) -> None:
+    if configuration.api_key is None and configuration.base_url == config.DEFAULT_BASE_URL:
+        log.warning("xpander-otel: %s is not set, so %s will refuse the task reports; set it or point %s "
+                    "at a local dev server", config.ENV_API_KEY, config.DEFAULT_BASE_URL, config.ENV_BASE_URL)
+
+
+def _open_spool(path: str) -> Spool:
+    try:
+        return Spool(path)
+    except Exception as exc:
+        if path == MEMORY:
+            raise
+        log.error("xpander-otel cannot use the spool %s (%s): reports are kept in memory only; set %s to a "
+                  "writable file", path, exc, config.ENV_OTEL_SPOOL)
+        return Spool(MEMORY)

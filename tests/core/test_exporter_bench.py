@@ -1,0 +1,21 @@
+"""CI smoke run of benchmarks/bench_exporter.py with tiny sizes: it runs and produces its figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parents[2] / "benchmarks" / "bench_exporter.py"
+
+
+def test_exporter_benchmark_produces_results():
+    done = subprocess.run([sys.executable, str(BENCH), "--traces", "20", "--batches", "2"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["spans"], result["reports"], result["batches"], result["batch_spans"]) == (160, 20, 2, 512)
+    assert result["delivered"] is True
+    assert result["assembler_spans_per_s"] > 0
+    assert 0 < result["export_ms_p50"] <= result["export_ms_p99"] <= result["export_ms_max"]
