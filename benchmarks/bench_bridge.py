@@ -10,7 +10,8 @@ UNAVAILABLE is waited out and resent, as OTLP clients do — and this driver, wh
 bridge's task reports (200). Prints one JSON object.
 
 "accepted" is spans the bridge answered 200 for per second of load; "assembled" counts until the
-bridge has also assembled and spooled every report (its queue and grace window are empty).
+bridge has also assembled and spooled every report (its queue and grace window are empty);
+"reports_delivered_per_s" is how fast the delivery worker POSTed reports to the local API meanwhile.
 """
 
 from __future__ import annotations
@@ -248,6 +249,7 @@ def bench_protocol(protocol: str, args: argparse.Namespace, sink_url: str, workd
         "assembled_spans_per_s": round(loaded["spans"] / (loaded["seconds"] + drained)),
         "reports_assembled": int(metrics["reports_assembled_total"]),
         "reports_sent_by_end": int(metrics["reports_sent_total"]),
+        "reports_delivered_per_s": round(metrics["reports_sent_total"] / (loaded["seconds"] + drained)),
         "rss_mib_idle": rss_idle,
         "rss_mib_after_load": rss_loaded["VmRSS"],
         "rss_mib_peak": peak,

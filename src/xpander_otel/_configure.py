@@ -17,6 +17,7 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from . import llm_keys
 from .config import Configuration
@@ -38,7 +39,7 @@ class Telemetry:
 
     tracer_provider: TracerProvider
     exporter: XpanderSpanExporter
-    processor: XpanderSpanProcessor
+    processor: BatchSpanProcessor
     instrumented: list[str] = field(default_factory=list)
     _instrumentors: list[Any] = field(default_factory=list, repr=False)
 
@@ -55,7 +56,11 @@ class Telemetry:
                 except Exception:
                     log.exception("xpander-otel could not uninstrument %s", type(instrumentor).__name__)
             self._instrumentors.clear()
-            self.processor.shutdown(timeout_millis)  # exports what is queued, then shuts the exporter down
+            # Exports what is queued, then shuts the exporter down.
+            if isinstance(self.processor, XpanderSpanProcessor):
+                self.processor.shutdown(timeout_millis)
+            else:
+                self.processor.shutdown()
             if _active is self:
                 _active = None
 
@@ -82,22 +87,41 @@ def configure(
         if _active is not None:
             return _active
         provider = tracer_provider or _global_sdk_provider(service_name)
-        exporter = XpanderSpanExporter(agent_id, configuration=configuration, agent_map=agent_map,
-                                       spool_path=spool_path, watch_global_provider=False)
-        processor = XpanderSpanProcessor(exporter)
-        provider.add_span_processor(processor)
-        telemetry = Telemetry(provider, exporter, processor)
+        processor = _attached_xpander_processor(provider)
+        if processor is not None:
+            # OTEL_TRACES_EXPORTER=xpander already reports these runs: a second exporter would send each twice.
+            log.info("xpander-otel: using the xpander exporter that OTEL_TRACES_EXPORTER installed "
+                     "(configured from the environment)")
+        else:
+            exporter = XpanderSpanExporter(agent_id, configuration=configuration, agent_map=agent_map,
+                                           spool_path=spool_path, watch_global_provider=False)
+            processor = XpanderSpanProcessor(exporter)
+            provider.add_span_processor(processor)
+        telemetry = Telemetry(provider, processor.span_exporter, processor)
         if instrument:
             _instrument_all(telemetry)
         _active = telemetry
         return telemetry
 
 
+def _attached_xpander_processor(provider: TracerProvider) -> BatchSpanProcessor | None:
+    multi = getattr(provider, "_active_span_processor", None)
+    for processor in getattr(multi, "_span_processors", ()):
+        if isinstance(processor, BatchSpanProcessor) and isinstance(
+                getattr(processor, "span_exporter", None), XpanderSpanExporter):
+            return processor
+    return None
+
+
 def _global_sdk_provider(service_name: str | None) -> TracerProvider:
     current = trace.get_tracer_provider()
     if isinstance(current, TracerProvider):
         return current
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name or _DEFAULT_SERVICE_NAME}))
+    # OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES (read by the SDK) win over our fallback name.
+    resource = Resource.create({SERVICE_NAME: service_name} if service_name else {})
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: _DEFAULT_SERVICE_NAME}))
+    provider = TracerProvider(resource=resource)
     trace.set_tracer_provider(provider)
     if trace.get_tracer_provider() is not provider:
         # Another (non-SDK) provider was set first: ours still works for the instrumentors we start.

@@ -37,6 +37,8 @@ def _add_bridge_parser(sub: argparse._SubParsersAction) -> None:
     bridge.add_argument("--max-decompressed-bytes", type=int, default=32 * 1024 * 1024)
     bridge.add_argument("--max-pending-spans", type=int, default=200_000,
                         help="queued + held spans before the bridge answers 503/UNAVAILABLE")
+    bridge.add_argument("--max-spooled-reports", type=int, default=50_000,
+                        help="undelivered reports before the bridge answers 503/UNAVAILABLE")
     bridge.set_defaults(handler=_run_bridge)
 
 
@@ -53,7 +55,8 @@ def _run_bridge(args: argparse.Namespace) -> int:
         host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
         auth_token=args.auth_token or config.bridge_token(), agent_id=args.agent_id, spool_path=args.spool,
         limits=ReceiverLimits(max_body_bytes=args.max_body_bytes, max_decompressed_bytes=args.max_decompressed_bytes),
-        pipeline=PipelineSettings(grace_s=args.grace_seconds, max_pending_spans=args.max_pending_spans),
+        pipeline=PipelineSettings(grace_s=args.grace_seconds, max_pending_spans=args.max_pending_spans,
+                                  max_spooled_reports=args.max_spooled_reports),
     )
     serve(options)
     return 0

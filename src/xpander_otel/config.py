@@ -231,9 +231,9 @@ def parse_agent_map(text: str | None) -> dict[str, str]:
             mapping = json.loads(text)
         except ValueError as exc:
             raise ValueError(f"{ENV_OTEL_AGENT_MAP} is not valid JSON: {exc}") from None
-        if not isinstance(mapping, dict):
-            raise ValueError(f"{ENV_OTEL_AGENT_MAP} must be a JSON object of agent name -> agent id")
-        return {str(k): str(v) for k, v in mapping.items()}
+        if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+            raise ValueError(f"{ENV_OTEL_AGENT_MAP} must map agent names to agent id strings (a JSON object)")
+        return {str(k): v for k, v in mapping.items()}
     mapping = {}
     for pair in filter(None, (p.strip() for p in text.split(","))):
         name, sep, agent_id = pair.partition("=")

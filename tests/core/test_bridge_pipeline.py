@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -14,7 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from _servers import ServerThread
+from _servers import Reply, ServerThread
 from xpander_otel.bridge.limits import ReceiverLimits
 from xpander_otel.bridge.pipeline import PipelineSettings
 from xpander_otel.bridge.server import BridgeOptions, build_pipeline, create_bridge_app
@@ -46,10 +47,11 @@ def expected_for(spans: list) -> list[dict]:
 def make_bridge(recorder):
     started = []
 
-    def make(grace_s: float = 0.3, max_pending_spans: int = 10_000, retry_after: int = 1):
+    def make(grace_s: float = 0.3, max_pending_spans: int = 10_000, retry_after: int = 1,
+             max_spooled_reports: int = 1_000):
         options = BridgeOptions(spool_path=":memory:", limits=ReceiverLimits(retry_after_seconds=retry_after),
                                 pipeline=PipelineSettings(grace_s=grace_s, max_pending_spans=max_pending_spans,
-                                                          tick_s=0.05))
+                                                          max_spooled_reports=max_spooled_reports, tick_s=0.05))
         pipeline = build_pipeline(options, Configuration(base_url=recorder.url, api_key="k", agent_id=None))
         server = ServerThread(create_bridge_app(pipeline, options)).start()
         server.pipeline = pipeline
@@ -151,3 +153,37 @@ def test_close_assembles_what_the_grace_window_still_holds(make_bridge, recorder
     assert wait_for_reports(recorder, 1, timeout=0.5) == []
     assert bridge.pipeline.close(timeout_s=5)
     assert [r.json() for r in wait_for_reports(recorder, 1)] == expected_for(spans)
+
+
+def test_metrics_count_delivery_retries_and_sent_reports(make_bridge, recorder):
+    path = "/agent-execution/agent-123/report_task"
+    recorder.reply("POST", path, Reply(503, {"detail": "busy"}), Reply(200, {"status": "completed"}))
+    bridge = make_bridge(grace_s=0.1)
+    post(bridge.traces, weather_spans())
+    got = wait_for_reports(recorder, 2, timeout=20)
+    assert [r.path for r in got] == [path, path]
+    assert got[0].json() == got[1].json()
+    deadline = time.monotonic() + 5
+    while "xpander_bridge_reports_sent_total 1\n" not in (text := httpx.get(f"{bridge.url}/metrics").text):
+        assert time.monotonic() < deadline, text
+        time.sleep(0.05)
+    assert "xpander_bridge_reports_retried_total 1\n" in text
+    assert "xpander_bridge_reports_spooled 0\n" in text
+    assert "xpander_bridge_reports_assembled_total 1\n" in text
+
+
+def test_undelivered_reports_past_the_limit_make_the_bridge_answer_503(make_bridge, recorder):
+    recorder.reply("POST", "/agent-execution/agent-123/report_task", Reply(503, {"detail": "down"}))
+    bridge = make_bridge(grace_s=0.1, max_spooled_reports=1)
+    assert post(bridge.traces, weather_spans()).status_code == 200
+    deadline = time.monotonic() + 10
+    while "xpander_bridge_reports_spooled 1\n" not in httpx.get(f"{bridge.url}/metrics").text:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(0.2)  # the worker's next tick reads the spool
+    assert post(bridge.traces, weather_spans()).status_code == 503
+    recorder.replies.clear()  # xpander is back: the report goes out, the bridge takes spans again
+    deadline = time.monotonic() + 20
+    while post(bridge.traces, weather_spans()).status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

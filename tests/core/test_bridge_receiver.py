@@ -222,7 +222,9 @@ def test_only_post_is_allowed(receiver):
 def grpc_receiver(ingest):
     server, port = start_grpc_server(ingest, port=0, auth_token=None, limits=LIMITS)
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield trace_service_pb2_grpc.TraceServiceStub(channel)
+    stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+    stub.channel = channel
+    yield stub
     channel.close()
     server.stop(grace=None)
 
@@ -264,3 +266,12 @@ def test_grpc_requires_the_token_when_configured(ingest):
     finally:
         server.stop(grace=None)
     assert len(ingest.requests) == 1
+
+
+def test_grpc_malformed_request_is_invalid_argument(grpc_receiver, ingest):
+    export = grpc_receiver.channel.unary_unary("/opentelemetry.proto.collector.trace.v1.TraceService/Export")
+    with pytest.raises(grpc.RpcError) as bad:
+        export(b"\xff\xff\xff", timeout=5)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "invalid protobuf" in bad.value.details()
+    assert ingest.requests == []

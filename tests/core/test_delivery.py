@@ -75,14 +75,17 @@ def test_429_retry_after_is_honoured(recorder, spool):
     d.shutdown(1)
 
 
-def test_refused_connections_keep_the_report_spooled_for_the_next_start(recorder, tmp_path):
+def test_refused_connections_keep_the_report_spooled_for_the_next_start(recorder, tmp_path, caplog):
     path = tmp_path / "spool.sqlite3"
     down = delivery(Spool(path), f"http://127.0.0.1:{free_port()}")
     down.submit([("agent-1", report(1)), ("agent-1", report(2))])
     assert down.force_flush(0.5) is False
     started = time.monotonic()
-    assert down.shutdown(0.2) is False
+    with caplog.at_level(logging.WARNING, logger="xpander_otel"):
+        assert down.shutdown(0.2) is False
     assert time.monotonic() - started < 2.5
+    assert [r.getMessage() for r in caplog.records] == [
+        f"xpander-otel: 2 task report(s) not delivered yet; they stay in {path} and are sent on the next start"]
     assert Spool(path).count() == 2
 
     up = delivery(Spool(path), recorder.url)  # a new process starting on the same spool

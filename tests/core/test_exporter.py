@@ -14,8 +14,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+import xpander_otel
 from _servers import Reply, free_port
-from xpander_otel import Configuration, semconv
+from xpander_otel import Configuration, semconv, task_context
 from xpander_otel.exporter import XpanderSpanExporter, XpanderSpanProcessor
 from xpander_otel.exporter.assembler import task_id_for
 from xpander_otel.exporter.delivery import RetryPolicy
@@ -103,7 +104,9 @@ def test_nested_agent_runs_make_one_task(pipeline, recorder):
 
 def test_export_returns_at_once_when_the_endpoint_is_down(tmp_path):
     p = Pipeline(f"http://127.0.0.1:{free_port()}", tmp_path)
+    run_started = time.perf_counter()
     weather_run(p.tracer)
+    assert time.perf_counter() - run_started < 0.5  # the application's own thread never waits
     spans = p.memory.get_finished_spans()
     started = time.perf_counter()
     assert p.exporter.export(spans) is SpanExportResult.SUCCESS
@@ -235,3 +238,15 @@ def test_a_forked_child_delivers_its_runs_with_its_own_sender(pipeline, recorder
         pytest.fail("the forked child did not finish")
     assert os.waitstatus_to_exitcode(status) == 0
     assert sorted(body["input"] for _, body in reports(recorder)) == ["from the child", "from the parent"]
+
+
+def test_runs_inside_task_context_are_reported_under_the_users_ids(pipeline, recorder):
+    with xpander_otel.task(agent_id="agent-ctx", task_id="ext-job-9921"):
+        # What an instrumentor does when it opens the agent span.
+        attributes = {semconv.OPERATION_NAME: semconv.OP_INVOKE_AGENT, semconv.AGENT_NAME: "helper",
+                      **task_context.xpander_attributes("helper")}
+        with pipeline.tracer.start_as_current_span("invoke_agent helper", attributes=attributes):
+            pass
+    assert pipeline.flush()
+    [(path, body)] = reports(recorder)
+    assert (path, body["id"]) == ("/agent-execution/agent-ctx/report_task", "ext-job-9921")

@@ -64,7 +64,8 @@ def plugin_path(tmp_path):
     return root
 
 
-@pytest.mark.parametrize(("mode", "service"), [("fresh", "svc"), ("existing", "user-svc")])
+@pytest.mark.parametrize(("mode", "service"), [("fresh", "svc"), ("default", "xpander-agent"),
+                                               ("existing", "user-svc")])
 def test_configure_reports_runs_and_instruments_installed_xpander_instrumentors(
         recorder, tmp_path, plugin_path, mode, service):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XPANDER_", "OTEL_"))}

@@ -80,3 +80,12 @@ def test_a_finished_run_is_reported_promptly_while_the_app_keeps_running(recorde
 
 def reports(recorder) -> list[dict]:
     return [r.json() for r in recorder.requests if r.path.endswith("/report_task")]
+
+
+def test_configure_under_opentelemetry_instrument_reports_each_run_once(recorder, tmp_path):
+    script = HERE / "scripts" / "configure_under_instrument.py"
+    done = subprocess.run([str(INSTRUMENT), sys.executable, str(script)], capture_output=True, text=True,
+                          env=app_env(recorder, tmp_path), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "ok\n"
+    assert [r.path for r in recorder.requests] == ["/agent-execution/agent-zero/report_task"]

@@ -36,6 +36,9 @@ class PipelineSettings:
     grace_s: float = 5.0
     max_hold_s: float = 60.0
     max_pending_spans: int = 200_000
+    # Reports waiting in the spool (xpander slow or down) before the bridge stops taking spans: the
+    # spool keeps twice this, so it never has to push out an old report.
+    max_spooled_reports: int = 50_000
     tick_s: float = 0.2
 
 
@@ -63,6 +66,7 @@ class BridgePipeline:
         self._queue: deque[list[SpanRecord]] = deque()
         self._queued_spans = 0
         self._assembling = 0  # spans released by the grace window, in the assembler right now
+        self._spooled = 0  # reports in the spool, read by the worker each tick
         self._lock = threading.Condition()
         self._stopping = False
         self._unaddressed_logged: set[str] = set()
@@ -85,7 +89,8 @@ class BridgePipeline:
         """Queue records for assembly; False (nothing taken) when the bridge is at its limit."""
         with self._lock:
             pending = self._queued_spans + self._grace.held_spans
-            if self._stopping or (pending and pending + len(records) > self.settings.max_pending_spans):
+            if self._stopping or self._spooled >= self.settings.max_spooled_reports or (
+                    pending and pending + len(records) > self.settings.max_pending_spans):
                 return False
             self._queue.append(records)
             self._queued_spans += len(records)
@@ -125,6 +130,7 @@ class BridgePipeline:
                 stopping = self._stopping
             try:
                 self._assemble(batches)
+                self._spooled = self.delivery.spool.count()
             except Exception:  # a bad span must not stop the bridge; the next batch goes on
                 log.exception("xpander bridge could not assemble %d batch(es)", len(batches))
             if stopping:

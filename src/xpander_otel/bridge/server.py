@@ -90,7 +90,8 @@ def build_pipeline(options: BridgeOptions, configuration: Configuration | None =
         pending_grace_s=options.pipeline.grace_s,
     ))
     spool_path = options.spool_path or settings.spool_path
-    delivery = _CountingDelivery(Spool(spool_path), configuration, transport=transport)
+    spool = Spool(spool_path, max_rows=2 * options.pipeline.max_spooled_reports)
+    delivery = _CountingDelivery(spool, configuration, transport=transport)
     return BridgePipeline(assembler, delivery, options.pipeline)
 
 

@@ -124,6 +124,7 @@ class Delivery:
     def shutdown(self, timeout_s: float) -> bool:
         """Flush within ``timeout_s``, then stop the worker; unsent reports stay spooled for the next start."""
         flushed = self.force_flush(timeout_s)
+        left = 0 if flushed else self._safe_count()
         self._stopping = True
         self._wake.set()
         join_until = time.monotonic() + 1.0
@@ -134,7 +135,7 @@ class Delivery:
             self.spool.close()
         if not flushed:
             log.warning("xpander-otel: %d task report(s) not delivered yet; they stay in %s and are sent "
-                        "on the next start", self._safe_count(), self.spool.path)
+                        "on the next start", left, self.spool.path)
         return flushed
 
     # --- the worker ------------------------------------------------------------------------------------

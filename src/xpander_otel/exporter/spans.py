@@ -63,12 +63,19 @@ class SpanRecord:
             is_error=is_error,
             error_message=_error_message(status.description if status else None, span.events) if is_error
             else None,
-            # A plain dict: the SDK's attribute mapping takes a lock on every read.
-            attributes=dict(span.attributes) if span.attributes else _EMPTY,
+            attributes=_plain_dict(span.attributes),
             resource=span.resource.attributes if span.resource is not None else _EMPTY,
             parent_is_remote=bool(parent is not None and parent.is_remote),
             agent_ancestor=agent_ancestor,
         )
+
+
+def _plain_dict(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A plain dict of the SDK's attributes (its mapping locks on every read; ``copy()`` is one dict copy)."""
+    if not attributes:
+        return _EMPTY
+    copied = attributes.copy() if hasattr(attributes, "copy") else attributes
+    return copied if type(copied) is dict else dict(copied)
 
 
 def _error_message(description: str | None, events: Iterable[Any]) -> str | None:

@@ -50,7 +50,8 @@ class Spool:
         self.path = str(path)
         self.max_rows = max_rows
         if self.path != MEMORY:
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            # Reports hold the users' task inputs and results: a folder of their own, private to them.
+            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # isolation_level=None: autocommit, with explicit transactions where several statements belong together.
         self._db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)

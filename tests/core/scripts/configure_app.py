@@ -15,7 +15,7 @@ if mode == "existing":
     trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": "user-svc"})))
 configuration = xpander_otel.Configuration(api_key="xpk-test-0123456789", base_url=url)
 first = xpander_otel.configure(agent_id="agent-cfg", configuration=configuration, spool_path=spool,
-                               service_name="svc")
+                               service_name="svc" if mode == "fresh" else None)
 second = xpander_otel.configure()
 provider = trace.get_tracer_provider()
 out = {
