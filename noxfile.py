@@ -6,6 +6,7 @@ Run everything with ``python3 scripts/dev.py test`` (the README's command), or o
 
 from __future__ import annotations
 
+import glob
 import os
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def demo(session: nox.Session) -> None:
 
 
 # One environment per agent framework: extra name -> test folder. Each installs the framework's pinned
-# versions from tests/requirements/<name>.txt (current releases; see the file for the older supported one).
+# versions from tests/requirements/<name>.txt (current releases); <name>_oldest runs the get_args tests
+# against tests/requirements/<name>.oldest.txt (the oldest supported release, whose API differs).
 FRAMEWORKS = {
     "agno": "agno",
     "openai_agents": "openai-agents",
@@ -87,6 +89,21 @@ def _framework_session(name: str, extra: str):
 for _name, _extra in FRAMEWORKS.items():
     globals()[f"session_{_name}"] = _framework_session(_name, _extra)
     nox.options.sessions.append(_name)
+
+
+def _oldest_framework_session(name: str, extra: str):
+    @nox.session(name=f"{name}_oldest")
+    def run(session: nox.Session) -> None:
+        """The oldest supported release (tests/requirements/<name>.oldest.txt), where its API differs."""
+        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.oldest.txt")
+        session.run(*PYTEST, *sorted(glob.glob(f"tests/frameworks/{name}/test_get_args*.py")), *session.posargs)
+
+    return run
+
+
+for _name, _extra in FRAMEWORKS.items():
+    globals()[f"session_{_name}_oldest"] = _oldest_framework_session(_name, _extra)
+    nox.options.sessions.append(f"{_name}_oldest")
 
 
 # Benchmarks (docs/benchmarks.md): not in the default list. Each framework's overhead benchmark gets its own
