@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import wrapt
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
 from opentelemetry.trace import SpanKind, StatusCode
 
 from .. import __version__, config, llm_keys, semconv
@@ -52,7 +53,9 @@ HandOver = Callable[["Operation", Any], bool]
 # --- logging our own failures once -------------------------------------------------------------------
 
 _reported: set[str] = set()
-_reported_lock = threading.Lock()
+# Re-entrant locks here and below: a stream abandoned to the garbage collector ends its span from
+# __del__, which may run on this very thread while it holds one of them.
+_reported_lock = threading.RLock()
 
 
 def log_once(where: str, exc: BaseException) -> None:
@@ -126,7 +129,7 @@ def capture_text(value: Any) -> str | None:
 
 # --- invocations: what one span needs, written once at the end ---------------------------------------
 
-_usage_lock = threading.Lock()
+_usage_lock = threading.RLock()
 
 
 @dataclass
@@ -319,7 +322,7 @@ class ToolInvocation(Invocation):
 
 # --- span lifecycle ----------------------------------------------------------------------------------
 
-_end_lock = threading.Lock()
+_end_lock = threading.RLock()
 
 
 class Operation:
@@ -718,3 +721,23 @@ def unwrap_targets(done: list[tuple[Any, str]]) -> None:
         if isinstance(current, wrapt.FunctionWrapper):
             setattr(owner, attribute, current.__wrapped__)
     done.clear()
+
+
+class Instrumentor(BaseInstrumentor):
+    """``BaseInstrumentor`` whose manual ``instrument()`` skips a missing or unsupported framework
+    version with one debug line instead of an error (``opentelemetry-instrument`` already does so)."""
+
+    def instrument(self, **kwargs: Any) -> Any:
+        if not (kwargs.get("skip_dep_check") or kwargs.get("raise_exception_on_conflict")):
+            conflict = self._check_dependency_conflicts()
+            if conflict is not None:
+                _logger.debug("xpander-otel: %s skipped: %s", type(self).__name__, conflict)
+                return None
+            kwargs["skip_dep_check"] = True
+        return super().instrument(**kwargs)
+
+    def _instrument(self, **kwargs: Any) -> None:  # pragma: no cover - subclasses implement
+        raise NotImplementedError
+
+    def _uninstrument(self, **kwargs: Any) -> None:  # pragma: no cover - subclasses implement
+        raise NotImplementedError

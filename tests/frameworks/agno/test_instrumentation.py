@@ -17,9 +17,9 @@ from _agno_instrumentation_support import (
     team,
 )
 from opentelemetry.trace import StatusCode
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 
-from xpander_otel import semconv, task_context
+from xpander_otel import llm_keys, semconv, task_context
 from xpander_otel.instrumentation.agno import AgnoInstrumentor
 
 AGENT_TREE = """
@@ -138,15 +138,18 @@ def test_sync_stream_closed_half_way(instrumented, spans, llm):
     spans.assert_tree(AGENT_TREE)
 
 
-def test_async_stream_abandoned_half_way(instrumented, spans, llm):
+@pytest.mark.parametrize("close", [True, False])
+def test_async_stream_abandoned_half_way(instrumented, spans, llm, close):
     async def run():
         stream = agent(llm).arun("weather?", stream=True)
         async for event in stream:
             if getattr(event, "content", None) == "It":
                 break
-        await stream.aclose()
+        if close:
+            await stream.aclose()
 
-    asyncio.run(run())
+    asyncio.run(run())  # without aclose(), the stream is dropped with the coroutine's frame
+    gc.collect()
 
     spans.assert_tree(AGENT_TREE)
     assert _usage(spans.named("chat scripted-weather")[0]) == (50, 10)
@@ -245,6 +248,17 @@ def test_xpander_ids_from_metadata_and_task_scope(instrumented, spans, llm):
     root = spans.one("invoke_agent weather")
     assert root.attributes[semconv.XPANDER_AGENT_ID] == "agent-123"
     assert root.attributes[semconv.XPANDER_TASK_ID] == "task-9"
+
+
+def test_secrets_are_scrubbed_from_span_content(instrumented, spans, llm):
+    secret = "sk-live-0123456789abcdefghij"
+    llm_keys.remember(SecretStr(secret))
+
+    agent(llm).run(f"my key is {secret}, what is the weather?")
+
+    root = spans.one("invoke_agent weather")
+    assert root.attributes[semconv.XPANDER_TASK_INPUT] == "my key is **********, what is the weather?"
+    assert not [s for s in spans.finished() if secret in str(dict(s.attributes)) + str(s.events)]
 
 
 def test_message_content_only_when_enabled(instrument, spans, llm, monkeypatch):

@@ -147,3 +147,46 @@ def test_entry_point_for_opentelemetry_instrument():
 
     (entry,) = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "xpander_openai_agents"]
     assert entry.load() is OpenAIAgentsInstrumentor
+
+
+ZERO_CODE_SCRIPT = """
+import sys
+from agents import Agent, OpenAIResponsesModel, Runner, function_tool
+from openai import AsyncOpenAI
+
+@function_tool
+def get_weather(city: str) -> str:
+    \"\"\"The weather in a city.\"\"\"
+    return "sunny"
+
+client = AsyncOpenAI(base_url=sys.argv[1], api_key="sk-test")
+agent = Agent(name="weather", model=OpenAIResponsesModel(model="scripted-weather", openai_client=client),
+              tools=[get_weather])
+print("RESULT", Runner.run_sync(agent, "weather?").final_output)
+"""
+
+
+def test_zero_code_with_opentelemetry_instrument(llm, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "app.py"
+    script.write_text(ZERO_CODE_SCRIPT)
+    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
+           "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "zero-code"}
+    command = [str(Path(sys.executable).with_name("opentelemetry-instrument")), sys.executable, str(script),
+               llm.base_url]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+
+    assert f"RESULT {FINAL_ANSWER}" in done.stdout
+    decoder, text, names = json.JSONDecoder(), done.stdout, []
+    position = text.find("{")
+    while position != -1:
+        span, end = decoder.raw_decode(text, position)
+        names.append(span["name"])
+        position = text.find("{", end)
+    assert sorted(names) == ["chat scripted-weather", "chat scripted-weather", "execute_tool get_weather",
+                             "invoke_agent weather"]

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
 from .. import _wrap
 from .package import _instruments
 
 
-class AgnoInstrumentor(BaseInstrumentor):
+class AgnoInstrumentor(_wrap.Instrumentor):
     """Spans for ``Agent``/``Team`` ``run``/``arun`` (streaming too), every model's calls and tool calls."""
 
     _wrapped: list[tuple[Any, str]] = []

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
-
 from .. import _wrap
 from .package import _instruments
 
 
-class OpenAIAgentsInstrumentor(BaseInstrumentor):
+class OpenAIAgentsInstrumentor(_wrap.Instrumentor):
     """Spans for ``Runner.run``/``run_sync``/``run_streamed``, with the SDK's own tracing bridged in.
 
     The SDK's agent, model (Responses and Chat Completions) and tool spans reach OpenTelemetry through
