@@ -161,10 +161,11 @@ class XpanderSpanExporter(SpanExporter):
 
     def note_ancestry(self, span_id: int, agent_ancestor: bool) -> None:
         """Whether an agent span was open above ``span_id`` when it started (seen by a span processor)."""
-        with self._lock:
-            if len(self._ancestry) >= _MAX_ANCESTRY_NOTES:
-                self._ancestry.clear()
-            self._ancestry[span_id] = agent_ancestor
+        # No lock: this runs on the application's thread at every span end, and export() holds the lock while
+        # it assembles a batch. A dict's set, pop and clear are atomic on their own.
+        if len(self._ancestry) >= _MAX_ANCESTRY_NOTES:
+            self._ancestry.clear()
+        self._ancestry[span_id] = agent_ancestor
 
     def export_soon(self, span_id: int) -> None:
         """A task root just ended: have the batch processor that wraps us export it now, not in 5 s."""
