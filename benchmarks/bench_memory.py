@@ -55,7 +55,11 @@ def measure(name: str, traces: int) -> dict[str, Any]:
         def export(self, spans):
             return SpanExportResult.SUCCESS
 
-    delivered = []
+    delivered: list[bool] = []  # per report: did it keep its runs' token usage (its model spans)?
+
+    def answer(request):
+        delivered.append(json.loads(request.content)["tokens"]["prompt_tokens"] > 0)
+        return httpx.Response(200, json={})
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Discard(), max_queue_size=100_000))
     exporter = processor = None
@@ -66,7 +70,7 @@ def measure(name: str, traces: int) -> dict[str, Any]:
                 settings=ExporterSettings(spool_path=str(Path(tmp) / "spool.sqlite3"),
                                           max_open_traces=CONFIGURATIONS[name]),
                 watch_global_provider=False,
-                transport=httpx.MockTransport(lambda request: delivered.append(1) or httpx.Response(200, json={})))
+                transport=httpx.MockTransport(answer))
             processor = XpanderSpanProcessor(exporter, max_queue_size=100_000)
             provider.add_span_processor(processor)
         tracer = provider.get_tracer("bench")
@@ -98,7 +102,7 @@ def measure(name: str, traces: int) -> dict[str, Any]:
         result = {"configuration": name, "max_open_traces": CONFIGURATIONS[name], "open_runs": traces,
                   "rss_start_mib": round(rss_start, 1), "rss_open_mib": round(open_rss, 1),
                   "open": open_buffers, "rss_after_mib": round(rss_mib(), 1), "after": buffers(exporter),
-                  "reports_delivered": len(delivered)}
+                  "reports_delivered": len(delivered), "reports_with_tokens": sum(delivered)}
         provider.shutdown()
     return result
 
@@ -119,13 +123,15 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     base = rows[0]["rss_open_mib"] - rows[0]["rss_start_mib"]
     print("| configuration | max open traces | RSS growth with runs open (MiB) | over SDK only (MiB) | "
-          "open traces held | spans held | ancestry notes | RSS after (MiB) | traces held after | spans held after | reports |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+          "open traces held | spans held | ancestry notes | RSS after (MiB) | traces held after | "
+          "spans held after | reports | with tokens |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         growth = row["rss_open_mib"] - row["rss_start_mib"]
         print(f"| {row['configuration']} | {row['max_open_traces'] or '-'} | {growth:.1f} | {growth - base:.1f} | "
               f"{row['open']['open_traces']} | {row['open']['buffered_spans']} | {row['open']['ancestry_notes']} | "
-              f"{row['rss_after_mib']:.1f} | {row['after']['open_traces']} | {row['after']['buffered_spans']} | {row['reports_delivered']} |")
+              f"{row['rss_after_mib']:.1f} | {row['after']['open_traces']} | {row['after']['buffered_spans']} | "
+              f"{row['reports_delivered']} | {row['reports_with_tokens']} |")
     result = {"python": platform.python_version(), "machine": platform.machine(), "open_runs": args.traces,
               "configurations": rows}
     print(json.dumps(result, indent=2))

@@ -26,7 +26,7 @@ def test_memory_benchmark_holds_the_open_runs_and_delivers_their_reports(tmp_pat
     for name in ("default_bound", "raised_bound"):
         # Three ended spans under each open agent span wait in the assembler; every run is reported at the end.
         assert (rows[name]["open"]["open_traces"], rows[name]["open"]["buffered_spans"]) == (40, 120)
-        assert rows[name]["reports_delivered"] == 40
+        assert (rows[name]["reports_delivered"], rows[name]["reports_with_tokens"]) == (40, 40)
         assert rows[name]["rss_open_mib"] > 0
 
 
