@@ -276,11 +276,12 @@ def summarize(framework: str, modes: Sequence[str], samples: dict[str, list[dict
         table[workload] = rows
     return {"framework": framework, "python": platform.python_version(), "machine": platform.machine(),
             "cpus": os.cpu_count(), "rounds": len(next(iter(samples.values()))), "versions": _versions(framework),
-            "workloads": table}
+            "workloads": table, "samples": samples}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b not in (None, 0) else None
+    """a / b, or None when either added cost is not above zero (within the noise: no ratio to speak of)."""
+    return a / b if a is not None and b is not None and a > 0 and b > 0 else None
 
 
 def _versions(framework: str) -> dict[str, str]:
@@ -305,6 +306,7 @@ def render(result: dict[str, Any]) -> str:
                          f"{fmt(row['spans_per_run'], '.1f')} | {fmt(row['complete_spans_per_run'], '.1f')} | "
                          f"{fmt(row.get('added_us_per_complete_span'))} |")
         lines.append("")
+        # "-": an added cost at or below zero, i.e. within the noise of the machine.
         for mode in ("ours", "ours_instrumentation"):
             ratios = [f"{key.replace('_', ' ')} = {fmt(value, '.2f')}" for key, value in rows.get(mode, {}).items()
                       if "_vs_" in key]
