@@ -190,3 +190,18 @@ def test_zero_code_with_opentelemetry_instrument(llm, tmp_path):
         position = text.find("{", end)
     assert sorted(names) == ["chat scripted-weather", "chat scripted-weather", "execute_tool get_weather",
                              "invoke_agent weather"]
+
+
+def test_bridge_keeps_nothing_after_runs(instrument, spans, llm):
+    instrument(OpenAIAgentsInstrumentor)
+    Runner.run_sync(agent(llm), "weather?")
+    asyncio.run(_drain_streamed(llm))
+
+    assert patch.BRIDGE._nodes == {}
+    assert not [ids for ids in patch.BRIDGE._traces.values() if ids]
+
+
+async def _drain_streamed(llm):
+    result = Runner.run_streamed(agent(llm), "weather?")
+    async for _ in result.stream_events():
+        pass

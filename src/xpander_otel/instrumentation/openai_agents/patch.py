@@ -184,6 +184,7 @@ class _Bridge(TracingProcessor):
     def on_span_end(self, span: Any) -> None:
         with self._lock:
             node = self._nodes.pop(span.span_id, None)
+            self._traces.get(getattr(span, "trace_id", None), set()).discard(span.span_id)
         if node is not None and node.operation is not None:
             _wrap.guarded("openai_agents.bridge.span_end", _fill, node.operation.invocation, span)
             node.operation.end()
