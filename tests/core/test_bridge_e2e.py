@@ -111,3 +111,16 @@ def test_exporter_without_the_token_delivers_nothing(bridge, recorder):
     run_and_export(exporter)
     assert wait_for_reports(recorder, 1, timeout=1.5) == []
     assert bridge.metrics()["xpander_bridge_spans_received_total"] == before
+
+
+def test_bridge_with_bad_settings_says_why_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "xpander_otel.cli", "bridge", "--spool", str(tmp_path / "s.sqlite3"),
+         "--http-port", "0", "--grpc-port", "0"],
+        env={"PATH": "/usr/bin:/bin", "XPANDER_OTEL_AGENT_MAP": "{not json", "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("xpander-otel bridge: XPANDER_OTEL_AGENT_MAP")

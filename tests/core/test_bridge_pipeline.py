@@ -187,3 +187,14 @@ def test_undelivered_reports_past_the_limit_make_the_bridge_answer_503(make_brid
     while post(bridge.traces, weather_spans()).status_code != 200:
         assert time.monotonic() < deadline
         time.sleep(0.2)
+
+
+def test_default_spool_is_the_bridges_own_file_sized_above_the_backpressure_limit(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    options = BridgeOptions(pipeline=PipelineSettings(max_spooled_reports=300))
+    pipeline = build_pipeline(options, Configuration(base_url="http://127.0.0.1:9", api_key="k"))
+    try:
+        assert pipeline.delivery.spool.path == str(tmp_path / "xpander-otel" / "bridge-spool.sqlite3")
+        assert pipeline.delivery.spool.max_rows == 600
+    finally:
+        pipeline.close(timeout_s=1)

@@ -25,7 +25,7 @@ from .decode import (
     parse_request,
 )
 from .limits import ReceiverLimits
-from .receiver import Ingest, token_matches
+from .receiver import Ingest, IngestResult, token_matches
 
 TRACES_PATH = "/v1/traces"
 
@@ -46,15 +46,20 @@ def create_otlp_routes(
             kind = media_type(request.headers.get("content-type"))
         except PayloadError as exc:
             return _error(exc.status, str(exc), JSON)
+        encoding = request.headers.get("content-encoding")
+
+        def decode_and_ingest(body: bytes) -> IngestResult:
+            # Off the event loop: inflating and parsing a large body takes milliseconds of CPU.
+            payload = decode_content(body, encoding, limits.max_decompressed_bytes)
+            return ingest(parse_request(payload, kind))
+
         try:
             body = await _read_body(request, limits.max_body_bytes)
-            payload = decode_content(body, request.headers.get("content-encoding"), limits.max_decompressed_bytes)
-            export_request = parse_request(payload, kind)
+            result = await run_in_threadpool(decode_and_ingest, body)
         except PayloadError as exc:
             return _error(exc.status, str(exc), kind)
         except ClientDisconnect:
             return Response(status_code=400)
-        result = await run_in_threadpool(ingest, export_request)
         if not result.accepted:
             return _error(503, result.error_message, kind, {"Retry-After": str(limits.retry_after_seconds)})
         response = export_response(result.rejected_spans, result.error_message)

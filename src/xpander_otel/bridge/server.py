@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import llm_keys
-from ..config import Configuration, ExporterSettings
+from ..config import Configuration, ExporterSettings, default_spool_path
 from ..exporter.assembler import Assembler, AssemblerSettings
 from ..exporter.delivery import Delivery
 from ..exporter.spool import Spool
@@ -30,6 +30,8 @@ from .limits import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, ReceiverLimits
 from .pipeline import BridgePipeline, PipelineSettings
 
 log = llm_keys.get_logger(__name__)
+
+BRIDGE_SPOOL_NAME = "bridge-spool.sqlite3"
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class _Server(uvicorn.Server):
 
 def build_pipeline(options: BridgeOptions, configuration: Configuration | None = None, *,
                    transport: httpx.BaseTransport | None = None) -> BridgePipeline:
-    """The exporter's assembler and delivery, set up like the exporter's (same settings, same spool)."""
+    """The exporter's assembler and delivery, set up like the exporter's (same settings, own spool file)."""
     configuration = configuration or Configuration()
     settings = ExporterSettings()
     assembler = Assembler(AssemblerSettings(
@@ -89,7 +91,8 @@ def build_pipeline(options: BridgeOptions, configuration: Configuration | None =
         trace_ttl_s=settings.trace_ttl_s,
         pending_grace_s=options.pipeline.grace_s,
     ))
-    spool_path = options.spool_path or settings.spool_path
+    # Its own file by default: an exporter sharing the file would cap it at the exporter's spool size.
+    spool_path = options.spool_path or str(default_spool_path().with_name(BRIDGE_SPOOL_NAME))
     spool = Spool(spool_path, max_rows=2 * options.pipeline.max_spooled_reports)
     delivery = _CountingDelivery(spool, configuration, transport=transport)
     return BridgePipeline(assembler, delivery, options.pipeline)
