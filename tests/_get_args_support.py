@@ -3,6 +3,7 @@ a tool that records its calls, and an environment without stray keys."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -42,6 +43,14 @@ def isolate_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AGNO_TELEMETRY", "false")
     monkeypatch.setenv("OPENAI_AGENTS_DISABLE_TRACING", "1")
+    tracing = sys.modules.get("agents.tracing")
+    if tracing is not None:
+        # The SDK reads that variable once and caches it: restore its cache at teardown too, or tracing stays
+        # off for every later test of the process (the instrumentation tests need it on).
+        provider = tracing.get_trace_provider()
+        if hasattr(provider, "_env_disabled"):
+            monkeypatch.setattr(provider, "_disabled", getattr(provider, "_disabled", False))
+            monkeypatch.setattr(provider, "_env_disabled", None)
 
 
 def agent_body(framework: str, llm_api_base: str | None, **fields: Any) -> dict[str, Any]:
