@@ -122,3 +122,38 @@ for _name, _extra in FRAMEWORKS.items():
         continue  # no older release pinned for this framework
     globals()[f"session_{_name}_oldest"] = _oldest_framework_session(_name, _extra)
     nox.options.sessions.append(f"{_name}_oldest")
+
+
+# Benchmarks (docs/benchmarks.md): not in the default list. Each framework's overhead benchmark gets its own
+# environment with both peers' instrumentations, which pin their own OpenTelemetry ranges.
+# `python3 scripts/dev.py bench` runs them all.
+BENCH_PEERS = {
+    "agno": ["openinference-instrumentation-agno==1.0.15", "opentelemetry-instrumentation-agno==0.62.4",
+             "opentelemetry-instrumentation-openai==0.62.4"],
+    "openai_agents": ["openinference-instrumentation-openai-agents==2.6.0",
+                      "opentelemetry-instrumentation-openai-agents==0.62.4",
+                      "opentelemetry-instrumentation-openai==0.62.4"],
+}
+
+
+def _bench_session(name: str, extra: str):
+    @nox.session(name=f"bench_{name}", default=False)
+    def run(session: nox.Session) -> None:
+        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.txt", *BENCH_PEERS[name])
+        session.run("python", "benchmarks/bench_overhead.py", "--framework", name,
+                    "--json", f"benchmarks/results/overhead_{name}.json", *session.posargs)
+
+    return run
+
+
+for _name in BENCH_PEERS:
+    globals()[f"session_bench_{_name}"] = _bench_session(_name, FRAMEWORKS[_name])
+
+
+@nox.session(default=False)
+def bench_core(session: nox.Session) -> None:
+    """Exporter throughput, memory with many open traces, report latency to the dev server."""
+    session.install("-e", ".[server,dev]")
+    session.run("python", "benchmarks/bench_exporter.py")
+    for script in ("bench_memory", "bench_report_latency"):
+        session.run("python", f"benchmarks/{script}.py", "--json", f"benchmarks/results/{script}.json")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Project runner that needs nothing but python3: ``python3 scripts/dev.py demo|test|lint [nox args]``.
+"""Project runner that needs nothing but python3: ``python3 scripts/dev.py demo|test|lint|bench [nox args]``.
 
 It keeps its own tool environment (``.venv-tools`` with nox and uv) and hands over to nox, which builds
 one virtual environment per test group (frameworks pin conflicting versions). Re-runnable: existing
@@ -21,6 +21,8 @@ COMMANDS = {
     "demo": ["-s", "demo"],
     "test": [],
     "lint": ["-s", "lint"],
+    # Every benchmark (docs/benchmarks.md), each in its own environment; not part of `test`.
+    "bench": ["-s", "bench_core", "bench_agno", "bench_openai_agents"],
 }
 
 

@@ -35,6 +35,9 @@ from .spool import MEMORY, Spool
 log = llm_keys.get_logger(__name__)
 # Span ancestry notes kept for spans not exported yet; past this (spans lost upstream) they are forgotten.
 _MAX_ANCESTRY_NOTES = 100_000
+# Expiry walks every buffered trace, so export() runs it at most this often (the delivery worker's idle
+# tick runs it too); per batch it cost more than assembling a small batch once a few hundred traces are held.
+_EXPIRE_EVERY_S = 1.0
 
 
 class XpanderSpanExporter(SpanExporter):
@@ -65,6 +68,7 @@ class XpanderSpanExporter(SpanExporter):
         self._lost_unknown = False
         self._ancestry: dict[int, bool] = {}
         self._awaited_roots: set[int] = set()  # task roots that ended and should be exported early
+        self._last_expire = 0.0
         self._provider: Any = None
         self._unaddressed_logged: set[str] = set()
         self._assembler: Assembler | None = None
@@ -157,10 +161,11 @@ class XpanderSpanExporter(SpanExporter):
 
     def note_ancestry(self, span_id: int, agent_ancestor: bool) -> None:
         """Whether an agent span was open above ``span_id`` when it started (seen by a span processor)."""
-        with self._lock:
-            if len(self._ancestry) >= _MAX_ANCESTRY_NOTES:
-                self._ancestry.clear()
-            self._ancestry[span_id] = agent_ancestor
+        # No lock: this runs on the application's thread at every span end, and export() holds the lock while
+        # it assembles a batch. A dict's set, pop and clear are atomic on their own.
+        if len(self._ancestry) >= _MAX_ANCESTRY_NOTES:
+            self._ancestry.clear()
+        self._ancestry[span_id] = agent_ancestor
 
     def export_soon(self, span_id: int) -> None:
         """A task root just ended: have the batch processor that wraps us export it now, not in 5 s."""
@@ -188,7 +193,11 @@ class XpanderSpanExporter(SpanExporter):
         for trace_id in self._lost_traces:
             assembler.mark_incomplete(trace_id, now)
         self._lost_traces.clear()
-        return assembler.add(records, now) + assembler.expire(now)
+        tasks = assembler.add(records, now)
+        if now - self._last_expire >= _EXPIRE_EVERY_S:
+            self._last_expire = now
+            tasks += assembler.expire(now)
+        return tasks
 
     def _tick(self) -> None:
         """Report runs whose parents never came (grace period over): called by the delivery worker."""

@@ -56,12 +56,11 @@ class AncestryTracker:
             agent_here = bool(under_agent) or conv.is_agent_attributes(span.name, span.attributes or {})
             self._open[span.get_span_context().span_id] = (under_agent, agent_here)
 
-    def ended(self, span: ReadableSpan) -> tuple[bool | None, bool]:
-        """(agent above it at start, it is an agent) for a span that just ended."""
+    def ended(self, span: ReadableSpan) -> bool | None:
+        """Whether an agent span was open above this span when it started (None: not seen starting)."""
         with self._lock:
             opened = self._open.pop(span.context.span_id, None)
-        is_agent = conv.is_agent_attributes(span.name, span.attributes or {})
-        return (opened[0] if opened is not None else None), is_agent
+        return opened[0] if opened is not None else None
 
 
 class XpanderSpanProcessor(BatchSpanProcessor):
@@ -87,7 +86,7 @@ class XpanderSpanProcessor(BatchSpanProcessor):
         self._ancestry.started(span)
 
     def on_end(self, span: ReadableSpan) -> None:
-        under_agent, _ = self._ancestry.ended(span)
+        under_agent = self._ancestry.ended(span)
         context = span.context
         if not (context and context.trace_flags.sampled):
             return
@@ -125,9 +124,9 @@ class RunEndWatcher(SpanProcessor):
         self._ancestry.started(span)
 
     def on_end(self, span: ReadableSpan) -> None:
-        under_agent, is_agent = self._ancestry.ended(span)
+        under_agent = self._ancestry.ended(span)
         if under_agent is None or not span.context.trace_flags.sampled:
             return
         self._exporter.note_ancestry(span.context.span_id, under_agent)
-        if is_agent and not under_agent:
+        if not under_agent and conv.is_agent_attributes(span.name, span.attributes or {}):
             self._exporter.export_soon(span.context.span_id)

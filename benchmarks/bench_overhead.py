@@ -1,0 +1,344 @@
+"""Instrumentation overhead, side by side: the same agent workload bare, with ours, OpenInference and OpenLLMetry.
+
+    python3 scripts/dev.py bench                      # every benchmark, each in its own nox environment
+    python benchmarks/bench_overhead.py --framework agno --rounds 6 --json out.json   # inside bench_agno's venv
+
+Workloads (a real framework agent whose OpenAI client is answered in-process by ``httpx.MockTransport``
+with the scripted LLM's canned replies, usage included, so no network drowns the signal):
+
+- ``tool_call``: one tool call, i.e. a model call that asks for the tool, the tool, a model call that answers;
+- ``ten_steps``: ten tool calls, then the answer (11 model calls, 10 tool calls).
+
+Modes: ``bare`` (no instrumentation), ``ours`` (our instrumentor, plus our exporter as users run it),
+``ours_instrumentation`` (our instrumentor alone, exactly like the peers), ``openinference`` and
+``openllmetry``. Every mode has the same ``BatchSpanProcessor`` with an exporter
+that only keeps the spans, so only the instrumentation (and in ``ours`` our exporter) differs. Each
+mode runs in a fresh process; rounds alternate the order of the modes.
+
+Cost is process CPU time (every thread: the batch processor and our delivery worker count) per run,
+including a final flush; wall time is reported too. "Added" is a mode's median minus bare's median.
+Per emitted span divides the added cost by the *complete* spans the mode emits per run: agent and tool
+spans, and model-call spans only when they carry the call's token usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+FRAMEWORKS = ("agno", "openai_agents")
+MODES = ("bare", "ours", "ours_instrumentation", "openinference", "openllmetry")
+WORKLOADS = {"tool_call": "scripted-weather", "ten_steps": "scripted-steps-10"}
+# ten_steps is about ten times the work of tool_call: fewer runs keep each process's time alike.
+RUNS_DIVISOR = {"tool_call": 1, "ten_steps": 5}
+# Distributions whose versions the result records, per framework.
+PACKAGES = {
+    "agno": ("agno", "openai", "openinference-instrumentation-agno", "opentelemetry-instrumentation-agno",
+             "opentelemetry-instrumentation-openai", "opentelemetry-sdk"),
+    "openai_agents": ("openai-agents", "openai", "openinference-instrumentation-openai-agents",
+                      "opentelemetry-instrumentation-openai-agents", "opentelemetry-sdk"),
+}
+QUESTION = "What is the weather in Paris?"
+
+
+# --- the in-process model --------------------------------------------------------------------------------
+
+def mock_transport(async_: bool):
+    """An httpx transport answering Chat Completions and Responses requests with the scripted LLM's replies."""
+    import httpx
+
+    from xpander_otel.devserver.scripted_llm import ScriptedLLM
+
+    llm = ScriptedLLM()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        reply = llm.response(body) if request.url.path.endswith("/responses") else llm.completion(body)
+        return httpx.Response(reply.status_code, content=reply.body, headers={"content-type": "application/json"})
+
+    if not async_:
+        return httpx.MockTransport(answer)
+
+    async def answer_async(request: httpx.Request) -> httpx.Response:
+        return answer(request)
+
+    return httpx.MockTransport(answer_async)
+
+
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return f"sunny in {city}, 22 degrees"
+
+
+# --- workloads: one callable per framework that runs the agent once -------------------------------------
+
+def agno_runner(model_name: str) -> Callable[[], Any]:
+    import httpx
+    from agno.agent import Agent
+    from agno.models.openai import OpenAIChat
+
+    model = OpenAIChat(id=model_name, api_key="sk-bench", base_url="http://bench.invalid/v1",
+                       http_client=httpx.Client(transport=mock_transport(async_=False)))
+    agent = Agent(name="weather", model=model, tools=[get_weather], telemetry=False)
+
+    def run() -> None:
+        output = agent.run(QUESTION)
+        assert output.content, output
+    return run
+
+
+def openai_agents_runner(model_name: str) -> Callable[[], Any]:
+    import httpx
+    from agents import Agent, OpenAIResponsesModel, Runner, function_tool
+    from openai import AsyncOpenAI
+
+    client = AsyncOpenAI(api_key="sk-bench", base_url="http://bench.invalid/v1",
+                         http_client=httpx.AsyncClient(transport=mock_transport(async_=True)))
+    agent = Agent(name="weather", instructions="Answer briefly.", tools=[function_tool(get_weather)],
+                  model=OpenAIResponsesModel(model=model_name, openai_client=client))
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        result = loop.run_until_complete(Runner.run(agent, QUESTION, max_turns=20))
+        assert result.final_output, result
+    return run
+
+
+# --- modes: what is installed on the tracer provider --------------------------------------------------
+
+def instrument(framework: str, mode: str, provider, spool_dir: str) -> Callable[[], None]:
+    """Instrument for ``mode``; returns a flush that drains whatever the mode runs in the background."""
+    flushes = [lambda: provider.force_flush(30_000)]
+    if framework == "openai_agents":
+        # The SDK's default trace processor uploads to OpenAI: never in a benchmark, in no mode.
+        from agents import set_trace_processors
+        set_trace_processors([])
+    if mode == "ours":
+        import httpx
+
+        from xpander_otel import Configuration
+        from xpander_otel.exporter import XpanderSpanExporter, XpanderSpanProcessor
+
+        exporter = XpanderSpanExporter(
+            "agent-bench", configuration=Configuration(api_key="bench-key-0000", base_url="http://127.0.0.1:9"),
+            spool_path=Path(spool_dir) / "spool.sqlite3", watch_global_provider=False,
+            transport=httpx.MockTransport(lambda request: httpx.Response(200, json={})))
+        processor = XpanderSpanProcessor(exporter)
+        provider.add_span_processor(processor)
+        flushes += [lambda: processor.force_flush(30_000), lambda: exporter.force_flush(30_000)]
+    for instrumentor in _instrumentors(framework, mode):
+        instrumentor.instrument(tracer_provider=provider)
+    return lambda: all(flush() for flush in flushes)
+
+
+def _instrumentors(framework: str, mode: str) -> list[Any]:
+    if mode == "bare":
+        return []
+    if mode == "ours_instrumentation":
+        mode = "ours"
+    if framework == "agno":
+        if mode == "ours":
+            from xpander_otel.instrumentation.agno import AgnoInstrumentor
+            return [AgnoInstrumentor()]
+        if mode == "openinference":
+            from openinference.instrumentation.agno import AgnoInstrumentor
+            return [AgnoInstrumentor()]
+        # OpenLLMetry's Agno instrumentation leaves model calls to its OpenAI-client instrumentation, which a
+        # Traceloop user runs alongside: both, or it would emit no model spans at all.
+        from opentelemetry.instrumentation.agno import AgnoInstrumentor
+        from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+        return [AgnoInstrumentor(), OpenAIInstrumentor()]
+    if mode == "ours":
+        from xpander_otel.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+        return [OpenAIAgentsInstrumentor()]
+    if mode == "openinference":
+        from openinference.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+        return [OpenAIAgentsInstrumentor()]
+    from opentelemetry.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+    return [OpenAIAgentsInstrumentor()]
+
+
+# --- spans a mode emits -------------------------------------------------------------------------------
+
+def complete_spans(spans: Sequence[Any]) -> int:
+    """Agent and tool spans, and model-call spans that carry the call's token usage (any convention)."""
+    from xpander_otel.exporter import conventions as conv
+    from xpander_otel.exporter.spans import SpanRecord
+
+    count = 0
+    for span in spans:
+        record = SpanRecord.from_readable_span(span)
+        family = conv.llm_family(record)
+        if family is not None:
+            count += not conv.llm_usage(record, family).is_empty
+        else:
+            count += conv.is_agent(record) or conv.tool_name(record) is not None
+    return count
+
+
+# --- the worker: one mode, fresh process ---------------------------------------------------------------
+
+def worker(framework: str, mode: str, runs: int, warmup: int) -> dict[str, Any]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class KeepSpans(SpanExporter):
+        def __init__(self) -> None:
+            self.spans: list[Any] = []
+
+        def export(self, spans):
+            self.spans.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    kept = KeepSpans()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(kept))
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as spool_dir:
+        flush = instrument(framework, mode, provider, spool_dir)
+        make = agno_runner if framework == "agno" else openai_agents_runner
+        for workload, model_name in WORKLOADS.items():
+            run = make(model_name)
+            n = max(1, runs // RUNS_DIVISOR[workload])
+            for _ in range(warmup):
+                run()
+            flush()
+            kept.spans.clear()
+            cpu, wall = time.process_time(), time.perf_counter()
+            for _ in range(n):
+                run()
+            flush()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            results[workload] = {
+                "runs": n, "cpu_us_per_run": cpu / n * 1e6, "wall_us_per_run": wall / n * 1e6,
+                "spans_per_run": len(kept.spans) / n, "complete_spans_per_run": complete_spans(kept.spans) / n,
+            }
+            kept.spans.clear()
+        provider.shutdown()
+    return results
+
+
+# --- the driver: rounds of fresh processes, then the table --------------------------------------------
+
+def drive(framework: str, modes: Sequence[str], rounds: int, runs: int, warmup: int) -> dict[str, Any]:
+    samples: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+    for r in range(rounds):
+        order = list(modes) if r % 2 == 0 else list(reversed(modes))
+        for mode in order:
+            print(f"round {r + 1}/{rounds}: {framework} {mode}", file=sys.stderr, flush=True)
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", "--framework", framework, "--modes", mode,
+                 "--runs", str(runs), "--warmup", str(warmup)],
+                check=True, capture_output=True, text=True, env={**os.environ, "AGNO_TELEMETRY": "false"})
+            samples[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return summarize(framework, modes, samples)
+
+
+def summarize(framework: str, modes: Sequence[str], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    table: dict[str, dict[str, Any]] = {}
+    for workload in WORKLOADS:
+        rows: dict[str, Any] = {}
+        for mode in modes:
+            per_round = [s[workload] for s in samples[mode]]
+            rows[mode] = {
+                "cpu_us_per_run": statistics.median(p["cpu_us_per_run"] for p in per_round),
+                "wall_us_per_run": statistics.median(p["wall_us_per_run"] for p in per_round),
+                "spans_per_run": per_round[-1]["spans_per_run"],
+                "complete_spans_per_run": per_round[-1]["complete_spans_per_run"],
+            }
+        base = rows.get("bare", {}).get("cpu_us_per_run")
+        for mode, row in rows.items():
+            if base is None or mode == "bare":
+                continue
+            row["added_us_per_run"] = row["cpu_us_per_run"] - base
+            spans = row["complete_spans_per_run"]
+            row["added_us_per_complete_span"] = row["added_us_per_run"] / spans if spans else None
+        for mode in ("ours", "ours_instrumentation"):
+            ours = rows.get(mode, {})
+            for peer in ("openinference", "openllmetry"):
+                if peer in rows and "added_us_per_run" in ours:
+                    ours[f"per_run_vs_{peer}"] = _ratio(ours["added_us_per_run"], rows[peer]["added_us_per_run"])
+                    ours[f"per_span_vs_{peer}"] = _ratio(ours.get("added_us_per_complete_span"),
+                                                          rows[peer].get("added_us_per_complete_span"))
+        table[workload] = rows
+    return {"framework": framework, "python": platform.python_version(), "machine": platform.machine(),
+            "cpus": os.cpu_count(), "rounds": len(next(iter(samples.values()))), "versions": _versions(framework),
+            "workloads": table, "samples": samples}
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    """a / b, or None when either added cost is not above zero (within the noise: no ratio to speak of)."""
+    return a / b if a is not None and b is not None and a > 0 and b > 0 else None
+
+
+def _versions(framework: str) -> dict[str, str]:
+    found = {}
+    for name in PACKAGES[framework]:
+        with contextlib.suppress(PackageNotFoundError):
+            found[name] = version(name)
+    return found
+
+
+def render(result: dict[str, Any]) -> str:
+    def fmt(value: Any, spec: str = ".0f") -> str:
+        return "-" if value is None else format(value, spec)
+
+    lines = [f"### {result['framework']} ({', '.join(f'{k} {v}' for k, v in result['versions'].items())})", ""]
+    for workload, rows in result["workloads"].items():
+        lines += [f"**{workload}**", "",
+                  "| mode | CPU µs/run | added µs/run | spans/run | complete spans/run | added µs/complete span |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: |"]
+        for mode, row in rows.items():
+            lines.append(f"| {mode} | {fmt(row['cpu_us_per_run'])} | {fmt(row.get('added_us_per_run'))} | "
+                         f"{fmt(row['spans_per_run'], '.1f')} | {fmt(row['complete_spans_per_run'], '.1f')} | "
+                         f"{fmt(row.get('added_us_per_complete_span'))} |")
+        lines.append("")
+        # "-": an added cost at or below zero, i.e. within the noise of the machine.
+        for mode in ("ours", "ours_instrumentation"):
+            ratios = [f"{key.replace('_', ' ')} = {fmt(value, '.2f')}" for key, value in rows.get(mode, {}).items()
+                      if "_vs_" in key]
+            if ratios:
+                lines.append(f"{mode} / peer: " + "; ".join(ratios) + "  ")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--framework", choices=FRAMEWORKS, required=True)
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated, from " + ", ".join(MODES))
+    parser.add_argument("--rounds", type=int, default=6, help="fresh processes per mode, alternating order")
+    parser.add_argument("--runs", type=int, default=200, help="measured tool_call runs per process (ten_steps: a fifth)")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    modes = [m for m in args.modes.split(",") if m]
+    if unknown := set(modes) - set(MODES):
+        parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
+    if args.worker:
+        print(json.dumps(worker(args.framework, modes[0], args.runs, args.warmup)))
+        return 0
+    result = drive(args.framework, modes, args.rounds, args.runs, args.warmup)
+    print(render(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
