@@ -343,3 +343,28 @@ def test_an_agentless_request_ending_does_not_drop_another_requests_run_in_the_s
     assert a.add([chat(run, 10, 1), record("db", health), health], now=0) == []
     tasks = a.add([run, ask], now=1)
     assert [t.report.tokens.total_tokens for t in tasks] == [11]
+
+
+def test_reported_traces_are_evicted_before_runs_still_in_flight():
+    # Five runs in flight with room for three traces: the children of all five arrive first, so the two
+    # oldest are evicted while open. Then the roots end in order. Each ending root's own (reported) trace
+    # must be what makes room, not the next run's children: the eviction must not cascade.
+    a = assembler(max_open_traces=3)
+    runs = [weather_tree(trace_id=100 + n) for n in range(5)]
+    assert a.add([c for _, children in runs for c in children], now=0) == []
+    reports = [task for n, (root, _) in enumerate(runs) for task in a.add([root], now=1 + n)]
+    assert [(t.trace_id, t.report.tokens.total_tokens, t.report.used_tools, t.incomplete) for t in reports] == [
+        (100, 0, [], True), (101, 0, [], True),  # evicted while open: reported as incomplete
+        (102, 152, ["get_weather"], False), (103, 152, ["get_weather"], False), (104, 152, ["get_weather"], False),
+    ]
+    assert a.open_traces <= 3
+
+
+def test_a_run_whose_spans_were_evicted_while_open_is_reported_incomplete():
+    a = assembler(max_open_traces=1)
+    first_root, first_children = weather_tree(trace_id=201)
+    second_root, second_children = weather_tree(trace_id=202)
+    a.add(first_children, now=0)
+    a.add(second_children, now=1)  # evicts trace 201 with its children still waiting for their root
+    (late,) = a.add([first_root], now=2)
+    assert (late.trace_id, late.incomplete, late.report.llm_response["incomplete"]) == (201, True, True)

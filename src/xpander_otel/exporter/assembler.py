@@ -79,6 +79,11 @@ class Assembler:
     def __init__(self, settings: AssemblerSettings | None = None) -> None:
         self.settings = settings or AssemblerSettings()
         self._traces: OrderedDict[int, _Trace] = OrderedDict()
+        # Traces whose runs are all reported (kept only for late spans): evicted before any trace that
+        # still holds a run's spans, or each ending run would push out the next one's children.
+        self._settled: OrderedDict[int, None] = OrderedDict()
+        # Traces evicted with spans still buffered: a run of theirs that ends later is reported incomplete.
+        self._evicted: OrderedDict[int, None] = OrderedDict()
 
     @property
     def open_traces(self) -> int:
@@ -112,7 +117,7 @@ class Assembler:
         for trace_id, trace in list(self._traces.items()):
             if now - trace.last_seen >= ttl:
                 out.extend(self._report_pending(trace_id, trace, _always))
-                del self._traces[trace_id]
+                self._forget(trace_id)
             elif trace.pending:
                 # A span known to sit under an agent waits for that agent (or the TTL), not the grace period.
                 out.extend(self._report_pending(
@@ -132,6 +137,7 @@ class Assembler:
         trace = self._traces.get(trace_id)
         if trace is None:
             trace = self._traces[trace_id] = _Trace(now)
+            trace.incomplete = trace_id in self._evicted
         else:
             self._traces.move_to_end(trace_id)
             trace.last_seen = max(trace.last_seen, now)
@@ -155,10 +161,21 @@ class Assembler:
     def _evict_over_cap(self) -> list[AssembledTask]:
         out: list[AssembledTask] = []
         while len(self._traces) > self.settings.max_open_traces:
+            if self._settled:
+                trace_id, _ = self._settled.popitem(last=False)
+                self._traces.pop(trace_id, None)  # all its runs are reported: nothing is lost
+                continue
             trace_id, trace = self._traces.popitem(last=False)
             trace.incomplete = trace.incomplete or bool(trace.pending)
             out.extend(self._report_pending(trace_id, trace, _always))
+            self._evicted[trace_id] = None
+            if len(self._evicted) > self.settings.max_open_traces:
+                self._evicted.popitem(last=False)
         return out
+
+    def _forget(self, trace_id: int) -> None:
+        del self._traces[trace_id]
+        self._settled.pop(trace_id, None)
 
     # --- the rules -------------------------------------------------------------------------------------
 
@@ -189,7 +206,12 @@ class Assembler:
             if span.is_local_root and not trace.reported.get(span.span_id):
                 self._drop_if_agentless(trace, span.span_id)
         if not trace.spans:
-            del self._traces[trace_id]
+            self._forget(trace_id)
+        elif trace.reported and not trace.pending:
+            self._settled[trace_id] = None
+            self._settled.move_to_end(trace_id)
+        else:
+            self._settled.pop(trace_id, None)
         return out
 
     def _drop_if_agentless(self, trace: _Trace, local_root: int) -> None:
