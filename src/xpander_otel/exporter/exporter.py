@@ -70,6 +70,7 @@ class XpanderSpanExporter(SpanExporter):
         self._awaited_roots: set[int] = set()  # task roots that ended and should be exported early
         self._last_expire = 0.0
         self._provider: Any = None
+        self._own_processor: BatchSpanProcessor | None = None  # set by XpanderSpanProcessor
         self._unaddressed_logged: set[str] = set()
         self._assembler: Assembler | None = None
         self._delivery: Delivery | None = None
@@ -222,6 +223,8 @@ class XpanderSpanExporter(SpanExporter):
 
     def _wrapping_processor(self) -> BatchSpanProcessor | None:
         """The batch processor that ``opentelemetry-instrument`` (or the user) wrapped us in."""
+        if self._own_processor is not None:
+            return self._own_processor
         multi = getattr(self._provider, "_active_span_processor", None)
         for processor in getattr(multi, "_span_processors", ()):
             if isinstance(processor, BatchSpanProcessor) and getattr(processor, "span_exporter", None) is self:

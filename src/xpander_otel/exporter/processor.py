@@ -81,6 +81,7 @@ class XpanderSpanProcessor(BatchSpanProcessor):
                          max_export_batch_size=max_export_batch_size)
         self._exporter = exporter
         self._ancestry = AncestryTracker()
+        exporter._own_processor = self  # its early exports flush this processor
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         self._ancestry.started(span)
@@ -94,6 +95,10 @@ class XpanderSpanProcessor(BatchSpanProcessor):
             self._exporter.note_ancestry(context.span_id, under_agent)
         self._note_if_dropping()
         super().on_end(span)
+        if under_agent is False and conv.is_agent_attributes(span.name, span.attributes or {}):
+            # A task root ended: the delivery thread flushes now, so the report is not held for the
+            # batch schedule (never on this, the application's, thread).
+            self._exporter.export_soon(context.span_id)
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
         """Export what is queued, then shut the exporter down, within ``timeout_millis``."""
