@@ -363,7 +363,7 @@ def test_reported_traces_are_evicted_before_runs_still_in_flight():
 def test_a_run_whose_spans_were_evicted_while_open_is_reported_incomplete():
     a = assembler(max_open_traces=1)
     first_root, first_children = weather_tree(trace_id=201)
-    second_root, second_children = weather_tree(trace_id=202)
+    _, second_children = weather_tree(trace_id=202)
     a.add(first_children, now=0)
     a.add(second_children, now=1)  # evicts trace 201 with its children still waiting for their root
     (late,) = a.add([first_root], now=2)
