@@ -190,26 +190,10 @@ print("RESULT", agent.run("weather?").content)
 
 
 def test_zero_code_with_opentelemetry_instrument(llm, tmp_path):
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from _zero_code import run_under_opentelemetry_instrument
 
-    script = tmp_path / "app.py"
-    script.write_text(ZERO_CODE_SCRIPT)
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
-           "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "zero-code"}
-    command = [str(Path(sys.executable).with_name("opentelemetry-instrument")), sys.executable, str(script),
-               llm.base_url]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=True)
+    stdout, spans = run_under_opentelemetry_instrument(ZERO_CODE_SCRIPT, llm, tmp_path, timeout=120)
 
-    assert f"RESULT {FINAL_ANSWER}" in done.stdout
-    decoder, text, names = json.JSONDecoder(), done.stdout, []
-    position = text.find("{")
-    while position != -1:
-        span, end = decoder.raw_decode(text, position)
-        names.append(span["name"])
-        position = text.find("{", end)
-    assert sorted(names) == ["chat scripted-weather", "chat scripted-weather", "execute_tool get_weather",
+    assert f"RESULT {FINAL_ANSWER}" in stdout
+    assert sorted(s["name"] for s in spans) == ["chat scripted-weather", "chat scripted-weather", "execute_tool get_weather",
                              "invoke_agent weather"]

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from _zero_code import run_under_opentelemetry_instrument
 
 from xpander_otel.devserver.scripted_llm import FINAL_ANSWER
 
@@ -32,27 +28,10 @@ print("RESULT", events[-1].content.parts[0].text)
 """
 
 
-def _console_spans(stdout: str) -> list[dict]:
-    decoder, spans = json.JSONDecoder(), []
-    position = stdout.find("{")
-    while position != -1:
-        span, end = decoder.raw_decode(stdout, position)
-        spans.append(span)
-        position = stdout.find("{", end)
-    return spans
-
-
 def test_zero_code_with_opentelemetry_instrument(llm, tmp_path):
-    script = tmp_path / "app.py"
-    script.write_text(SCRIPT)
-    env = {**os.environ, "OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none",
-           "OTEL_LOGS_EXPORTER": "none", "OTEL_SERVICE_NAME": "zero-code", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
-    command = [str(Path(sys.executable).with_name("opentelemetry-instrument")), sys.executable, str(script),
-               llm.base_url]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180, check=True)
+    stdout, spans = run_under_opentelemetry_instrument(SCRIPT, llm, tmp_path, env={"LITELLM_LOCAL_MODEL_COST_MAP": "True"})
 
-    assert f"RESULT {FINAL_ANSWER}" in done.stdout
-    spans = _console_spans(done.stdout)
+    assert f"RESULT {FINAL_ANSWER}" in stdout
     assert sorted(s["name"] for s in spans) == ["execute_tool get_weather", "generate_content openai/scripted-weather",
                      "generate_content openai/scripted-weather", "invoke_agent weather", "invoke_workflow weather"]
     assert {s["kind"] for s in spans if s["name"] == "generate_content openai/scripted-weather"} == {"SpanKind.CLIENT"}
