@@ -30,6 +30,10 @@ provider = TracerProvider()
 provider.add_span_processor(SpansToFile())
 trace.set_tracer_provider(provider)
 AgnoInstrumentor().instrument()
+if os.environ.get("WITH_EXPORTER"):
+    import xpander_otel
+
+    xpander_otel.configure(instrument=False)  # the span exporter on the same provider
 
 
 def get_weather(city: str) -> str:

@@ -30,16 +30,19 @@ def devserver(tmp_path):
         yield running
 
 
-@pytest.fixture
-def agno_worker(devserver, tmp_path):
+@pytest.fixture(params=["worker only", "worker and span exporter"])
+def agno_worker(request, devserver, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XPANDER_", "OTEL_", "IS_XPANDER"))}
     env.update(XPANDER_BASE_URL=devserver.url, XPANDER_API_KEY="agno-worker-key-01",
                XPANDER_ORGANIZATION_ID="local", XPANDER_AGENT_ID=AGENT_ID, SPANS_FILE=str(tmp_path / "spans.jsonl"))
+    if request.param == "worker and span exporter":
+        # The exporter also reports the run: under the platform's task id, so still one record.
+        env.update(WITH_EXPORTER="1", XPANDER_OTEL_SPOOL=str(tmp_path / "spool.sqlite3"))
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, str(HERE / "agno_worker.py")], env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
-    proc.log, proc.spans = log, tmp_path / "spans.jsonl"
+    proc.log, proc.spans, proc.with_exporter = log, tmp_path / "spans.jsonl", request.param != "worker only"
     yield proc
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, log.read_text()
@@ -84,3 +87,13 @@ def test_agno_task_from_the_devserver_completes_with_tokens_tools_and_one_record
     assert agent_span["attributes"]["xpander.agent.id"] == AGENT_ID
     operations = sorted(s["attributes"].get("gen_ai.operation.name", "") for s in run)
     assert operations.count("chat") == 2 and operations.count("execute_tool") == 1
+    if agno_worker.with_exporter:
+        # The exporter's report landed on the same record (its llm_response carries the run's trace id).
+        deadline = time.monotonic() + 15
+        while (stored := httpx.get(f"{devserver.url}/tasks/{created['id']}").json()).get("llm_response") is None:
+            assert time.monotonic() < deadline, agno_worker.log.read_text()
+            time.sleep(0.1)
+        assert stored["llm_response"]["trace_id"] == task_span["trace_id"]
+        assert (stored["status"], stored["result"], stored["used_tools"]) == ("completed", FINAL_ANSWER, ["get_weather"])
+        assert stored["tokens"]["total_tokens"] == 152
+        assert [t["id"] for t in httpx.get(f"{devserver.url}/tasks").json()["items"]] == [created["id"]]
