@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import subprocess
 import sys
+import threading
 import time
 
+import httpx
 import pytest
 
 from _servers import Reply, free_port
@@ -158,3 +161,160 @@ def test_spool_keeps_at_most_max_rows_dropping_the_oldest(tmp_path):
         spool.put([(f"a/{n}", "a", "{}")], now=float(n))
     keys = [row[0] for row in spool._db.execute("SELECT key FROM reports ORDER BY key")]
     assert keys == ["a/2", "a/3", "a/4"]
+
+
+def test_spool_cap_counts_rows_not_rowids(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3", max_rows=3)
+    spool.put([("a/0", "a", "{}"), ("a/1", "a", "{}"), ("a/2", "a", "{}")], now=1.0)
+    spool.delete(spool.claim("a/1", 2.0, 30))  # a gap in the rowids: 3 rowids apart, 2 rows
+    assert spool.put([("a/3", "a", "{}")], now=3.0) == 0
+    assert sorted(row[0] for row in spool._db.execute("SELECT key FROM reports")) == ["a/0", "a/2", "a/3"]
+
+
+class CountingSpool(Spool):
+    """Counts the reads of the table that look for due rows (the senders' polling)."""
+
+    claims = 0
+
+    def claim_next(self, now, lease_s):
+        self.claims += 1
+        return super().claim_next(now, lease_s)
+
+    def claim_due(self, now, lease_s, limit):
+        self.claims += 1
+        return super().claim_due(now, lease_s, limit)
+
+
+class Endpoint:
+    """An in-process xpander API: records each report body, the thread that sent it, and can hold requests."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.requests: list[httpx.Request] = []
+        self.threads: set[str] = set()
+        self.open = threading.Event()
+        self.open.set()
+        self.in_flight: dict[str, int] = {}
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        with self._lock:
+            self.in_flight[body["id"]] = self.in_flight.get(body["id"], 0) + 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight[body["id"]])
+        self.open.wait(10)
+        with self._lock:
+            self.in_flight[body["id"]] -= 1
+            self.bodies.append(body)
+            self.requests.append(request)
+            self.threads.add(threading.current_thread().name)
+        return httpx.Response(200, json={"id": body["id"]})
+
+
+def in_process(spool: Spool, endpoint: Endpoint, **kw) -> Delivery:
+    return Delivery(spool, Configuration(api_key=API_KEY, base_url="http://xpander.test"), policy=FAST,
+                    request_timeout_s=2.0, transport=httpx.MockTransport(endpoint), **kw)
+
+
+def wait_until(condition, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_wire_dict_is_posted_as_the_report_would_be(tmp_path):
+    endpoint = Endpoint()
+    d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)
+    assert d.submit([("agent-1", report(1).to_wire()), ("agent-1", report(2))])
+    assert d.force_flush(5)
+    assert sorted(endpoint.bodies, key=lambda b: b["id"]) == [report(1).to_wire(), report(2).to_wire()]
+    for request in endpoint.requests:
+        assert str(request.url) == "http://xpander.test/agent-execution/agent-1/report_task"
+        assert (request.headers["x-api-key"], request.headers["content-type"]) == (API_KEY, "application/json")
+    d.shutdown(1)
+
+
+def test_each_report_wakes_one_sender_and_no_sender_polls_the_spool(tmp_path):
+    spool = CountingSpool(tmp_path / "spool.sqlite3")
+    endpoint = Endpoint()
+    d = in_process(spool, endpoint)
+    for n in range(20):
+        d.submit([("agent-1", report(n).to_wire())])
+        wait_until(lambda n=n: d.delivered == n + 1)
+        time.sleep(0.01)
+    assert len(endpoint.threads) == 1  # a fast endpoint needs one sender
+    assert spool.claims <= 3  # the rows were handed over in memory; the table is read about once a second
+    assert d.force_flush(5)
+    d.shutdown(1)
+
+
+def test_an_idle_delivery_reads_the_spool_about_once_a_second(tmp_path):
+    spool = CountingSpool(tmp_path / "spool.sqlite3")
+    d = in_process(spool, Endpoint())
+    time.sleep(1.5)
+    assert spool.claims <= 3
+    d.shutdown(1)
+
+
+def test_an_update_arriving_while_the_older_body_is_in_flight_is_sent_after_it(tmp_path):
+    endpoint = Endpoint()
+    endpoint.open.clear()  # the first body stays in flight
+    d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)
+    first = report(1).to_wire()
+    d.submit([("agent-1", first)])
+    wait_until(lambda: endpoint.in_flight.get("task-1"))
+    updates = [{**first, "result": f"update {n}"} for n in range(3)]
+    for update in updates:
+        d.submit([("agent-1", update)])
+    time.sleep(0.1)  # free senders must not take the newer bodies meanwhile
+    endpoint.open.set()
+    assert d.force_flush(5)
+    assert endpoint.most_in_flight == 1  # never two bodies of one task in flight
+    assert endpoint.bodies[0] == first and endpoint.bodies[-1] == updates[-1]
+    assert len(endpoint.bodies) == 2  # the intermediate updates were replaced in the spool before sending
+    d.shutdown(1)
+
+
+def test_a_slow_request_gets_another_sender_so_other_reports_are_not_held_back(tmp_path):
+    endpoint = Endpoint()
+    endpoint.open.clear()
+    d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)
+    d.submit([("agent-1", report(1))])
+    wait_until(lambda: endpoint.in_flight.get("task-1"))
+    time.sleep(0.02)
+    held = threading.Thread(target=lambda: (time.sleep(0.3), endpoint.open.set()))
+    held.start()
+    d.submit([("agent-1", report(2))])
+    wait_until(lambda: endpoint.in_flight.get("task-2"), timeout_s=0.25)  # while task-1 still hangs
+    held.join()
+    assert d.force_flush(5)
+    assert len(endpoint.threads) == 2
+    d.shutdown(1)
+
+
+def test_a_large_batch_is_delivered_through_the_spool_backlog(tmp_path):
+    endpoint = Endpoint()
+    d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)
+    assert d.submit([("agent-1", report(n).to_wire()) for n in range(60)])
+    assert d.force_flush(10)
+    assert sorted(b["id"] for b in endpoint.bodies) == sorted(f"task-{n}" for n in range(60))
+    assert len(endpoint.threads) <= 4
+    d.shutdown(1)
+
+
+def test_reports_queued_at_shutdown_are_released_for_the_next_delivery(tmp_path):
+    path = tmp_path / "spool.sqlite3"
+    endpoint = Endpoint()
+    endpoint.open.clear()
+    first = in_process(Spool(path), endpoint, senders=1)
+    first.submit([("agent-1", report(n)) for n in range(5)])
+    wait_until(lambda: sum(endpoint.in_flight.values()) == 1)
+    assert first.shutdown(0.1) is False
+    endpoint.open.set()
+    # The same process (same pid) starts again: rows it had leased but not sent are free at once.
+    second = in_process(Spool(path), endpoint)
+    assert second.force_flush(2)
+    assert sorted({b["id"] for b in endpoint.bodies}) == [f"task-{n}" for n in range(5)]
+    second.shutdown(1)

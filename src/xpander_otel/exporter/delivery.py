@@ -1,21 +1,27 @@
-"""Delivery: reports go to the spool first, then a background worker POSTs them to xpander.
+"""Delivery: reports go to the spool first, then background senders POST them to xpander.
 
-``submit`` only writes to the local spool (no network on the caller's thread). The worker owns its own
-``httpx.Client`` and sends each report exactly like ``Backend.report_external_task`` does
-(``client.report_task_call``). Retries: connection errors, 408, 429 and 5xx, with exponential backoff
-and jitter, honouring ``Retry-After``; other 4xx are dropped with one clear log line. Anything still in
-the spool at shutdown is sent by the next process that starts with the same spool.
+``submit`` only writes to the local spool (no network on the caller's thread), in one transaction per
+batch, and hands the rows it leased to the senders through an in-memory queue: one sender wakes per
+report. The spooled body is the report's JSON, POSTed as it is to the URL and with the headers that
+``Backend.report_external_task`` uses (``client.report_task_call``). A scheduler thread reads the spool
+for the rest: retries when they fall due, rows left by a previous process or another one sharing the
+file, and the exporter's periodic ``on_idle`` call. Retries: connection errors, 408, 429 and 5xx, with
+exponential backoff and jitter, honouring ``Retry-After``; other 4xx are dropped with one clear log line.
+Anything still in the spool at shutdown is sent by the next process that starts with the same spool.
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
+import json
+import queue
 import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation, suppress_instrumentation
@@ -30,6 +36,13 @@ log = llm_keys.get_logger(__name__)
 _RETRY_STATUSES = frozenset({408, 429})
 # A server asking for more than this is probably misconfigured; we come back sooner.
 _MAX_RETRY_AFTER_S = 900.0
+# The scheduler reads the spool at least this often (rows of other processes, leases that expired).
+_POLL_S = 1.0
+# Another sender starts only while every sender has been on its current report longer than this.
+_SLOW_REQUEST_S = 0.005
+# Rows leased ahead of the senders, per sender: enough to keep them busy, few enough that a lease does
+# not run out while its row waits in the queue.
+_AHEAD_PER_SENDER = 2
 _WHAT_TO_FIX = {
     401: f"the API key was refused: set {config.ENV_API_KEY} (or Configuration(api_key=...)) to a valid key",
     403: f"the API key may not report for this agent: check {config.ENV_API_KEY} and "
@@ -52,7 +65,12 @@ class RetryPolicy:
 
 
 class Delivery:
-    """The background sender of one spool. ``submit`` never blocks on the network and never raises."""
+    """The background sender of one spool. ``submit`` never blocks on the network and never raises.
+
+    It starts one sender and adds more (up to ``senders``) only when reports wait while every sender has
+    been on its current request for a few milliseconds, so one slow round trip does not hold back every
+    other report, and a fast endpoint needs one thread.
+    """
 
     def __init__(
         self,
@@ -69,16 +87,23 @@ class Delivery:
         self.configuration = configuration
         llm_keys.remember(configuration.api_key)  # so a server echoing the key cannot put it in our logs
         self.policy = policy or RetryPolicy()
+        self._request_timeout_s = request_timeout_s
         self._lease_s = request_timeout_s * 3
         self._http = httpx.Client(timeout=httpx.Timeout(request_timeout_s, connect=min(5.0, request_timeout_s)),
                                   transport=transport)
-        self._wake = threading.Event()
-        self._idle = threading.Condition()
+        self._targets: dict[str, tuple[httpx.URL, httpx.Headers]] = {}  # agent id -> (url, headers)
+        self._ready: queue.SimpleQueue[SpooledReport | None] = queue.SimpleQueue()
+        self._max_senders = max(1, senders)
+        self._senders: list[threading.Thread] = []
+        self._idle_senders = 0
+        self._busy_since: dict[int, float] = {}  # sender thread id -> when it took its current report
+        self._state = threading.Condition()  # guards the sender counts; notified when a sender is done
+        self._wake = threading.Event()  # wakes the scheduler
+        self._poll_now = True  # the scheduler reads the spool at its next pass, not at the next poll time
+        self._backlog = False  # due rows may wait in the spool beyond what the queue holds
         self._stopping = False
-        self._in_flight = 0
-        self._idle_call_lock = threading.Lock()
         self._refusals_logged: set[tuple[int, str]] = set()
-        # Called by the worker about once a second (the exporter reports runs whose grace period ended).
+        # Called by the scheduler about once a second (the exporter reports runs whose grace period ended).
         self._on_idle = on_idle
         self._last_idle_call = 0.0
         self._idle_requested = False
@@ -86,51 +111,63 @@ class Delivery:
         self.dropped = 0
         spool.release_dead_owners()
         spool.make_all_due()
-        # A few senders: one slow round trip must not hold back every other report.
-        self._threads = [threading.Thread(target=self._run, name=f"xpander-otel-delivery-{n}", daemon=True)
-                         for n in range(max(1, senders))]
-        for thread in self._threads:
-            thread.start()
+        self._scheduler = threading.Thread(target=self._schedule, name="xpander-otel-delivery", daemon=True)
+        self._scheduler.start()
+        with self._state:
+            self._start_sender()
 
-    def submit(self, items: list[tuple[str, TaskReport]]) -> bool:
-        """Spool ``(agent_id, report)`` pairs and wake the worker; False (logged) when the spool failed."""
+    def submit(self, items: list[tuple[str, TaskReport | dict[str, Any]]]) -> bool:
+        """Spool ``(agent_id, report)`` pairs and hand them to a sender; False (logged) when the spool failed.
+
+        A report is a ``TaskReport`` or its wire dict (``TaskReport.to_wire()``).
+        """
         if not items:
             return True
-        rows = [(f"{agent_id}/{report.id}", agent_id, report.model_dump_json()) for agent_id, report in items]
         try:
-            pushed_out = self.spool.put(rows)
+            rows = [_spool_row(agent_id, report) for agent_id, report in items]
+            limit = 0 if self._stopping else self._room()  # after shutdown nobody would send a leased row
+            pushed_out, claimed = self.spool.put_and_claim(rows, lease_s=self._lease_s, limit=limit)
         except Exception as exc:  # a full disk or a locked file must not reach the application
-            log.error("xpander-otel could not spool %d task report(s): %s", len(rows), exc)
+            log.error("xpander-otel could not spool %d task report(s): %s", len(items), exc)
             return False
         if pushed_out:
             log.warning("xpander-otel spool is full (%d reports): dropped the %d oldest", self.spool.max_rows,
                         pushed_out)
-        self._wake.set()
+        if len(rows) > len(claimed) and not self._backlog:
+            self._backlog = True  # some rows did not fit in the queue (or wait for their older body)
+        self._enqueue(claimed)
         return True
 
     def force_flush(self, timeout_s: float) -> bool:
         """Wait (at most ``timeout_s``) until the spool is empty; False if reports are still waiting."""
         deadline = time.monotonic() + max(0.0, timeout_s)
+        self._poll_now = True
         self._wake.set()
-        with self._idle:
+        with self._state:
             while True:
-                if not self._in_flight and self._safe_count() == 0:
+                if self._safe_count() == 0:
                     return True
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or not any(t.is_alive() for t in self._threads):
+                if remaining <= 0 or not self._scheduler.is_alive():
                     return False
-                self._idle.wait(min(remaining, 0.05))
+                self._state.wait(min(remaining, 0.05))
 
     def shutdown(self, timeout_s: float) -> bool:
-        """Flush within ``timeout_s``, then stop the worker; unsent reports stay spooled for the next start."""
+        """Flush within ``timeout_s``, then stop the threads; unsent reports stay spooled for the next start."""
         flushed = self.force_flush(timeout_s)
         left = 0 if flushed else self._safe_count()
         self._stopping = True
         self._wake.set()
         join_until = time.monotonic() + 1.0
-        for thread in self._threads:
+        self._scheduler.join(timeout=1.0)
+        self._release_queued()
+        with self._state:
+            senders = list(self._senders)
+        for _ in senders:
+            self._ready.put(None)
+        for thread in senders:
             thread.join(timeout=max(0.0, join_until - time.monotonic()))
-        if not any(t.is_alive() for t in self._threads):
+        if not any(t.is_alive() for t in [self._scheduler, *senders]):
             self._http.close()
             self.spool.close()
         if not flushed:
@@ -138,87 +175,166 @@ class Delivery:
                         "on the next start", left, self.spool.path)
         return flushed
 
-    # --- the worker ------------------------------------------------------------------------------------
-
-    def _run(self) -> None:
-        while not self._stopping:
-            if self._idle_requested:
-                self._call_on_idle()
-            try:
-                report = self.spool.claim_next(time.time(), self._lease_s)
-            except Exception as exc:
-                log.error("xpander-otel spool read failed: %s", exc)
-                report = None
-            if report is not None:
-                with self._idle:
-                    self._in_flight += 1
-                try:
-                    self._deliver(report)
-                finally:
-                    with self._idle:
-                        self._in_flight -= 1
-                        self._idle.notify_all()
-                continue
-            with self._idle:
-                self._idle.notify_all()
-            self._call_on_idle()
-            self._wake.wait(self._sleep_s())
-            self._wake.clear()
-
     def request_idle_call(self) -> None:
-        """Have the worker call ``on_idle`` now rather than within the next second."""
+        """Have the scheduler call ``on_idle`` now rather than within the next second."""
         self._idle_requested = True
         self._wake.set()
+
+    # --- handing rows to the senders ----------------------------------------------------------------
+
+    def _room(self) -> int:
+        """How many rows to lease ahead: the senders take them within about one round trip."""
+        return max(0, _AHEAD_PER_SENDER * self._max_senders - self._ready.qsize())
+
+    def _enqueue(self, reports: list[SpooledReport]) -> None:
+        for report in reports:
+            self._ready.put(report)
+        if reports:
+            self._add_sender_if_slow()
+
+    def _add_sender_if_slow(self) -> None:
+        with self._state:
+            if (self._ready.qsize() > self._idle_senders and len(self._senders) < self._max_senders
+                    and all(time.monotonic() - since > _SLOW_REQUEST_S for since in self._busy_since.values())):
+                self._start_sender()
+
+    def _start_sender(self) -> None:
+        thread = threading.Thread(target=self._send, name=f"xpander-otel-delivery-{len(self._senders)}",
+                                  daemon=True)
+        self._senders.append(thread)
+        self._idle_senders += 1
+        thread.start()
+
+    def _refill(self) -> None:
+        """Lease due rows from the spool (retries, older rows, other processes' rows) into the queue."""
+        room = self._room()
+        if room <= 0 or self._stopping:
+            return
+        try:
+            reports = self.spool.claim_due(time.time(), self._lease_s, room)
+        except Exception as exc:
+            log.error("xpander-otel spool read failed: %s", exc)
+            return
+        self._backlog = len(reports) == room
+        self._enqueue(reports)
+
+    def _release_queued(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                report = self._ready.get_nowait()
+                if report is not None:
+                    self._release(report)
+
+    def _release(self, report: SpooledReport) -> None:
+        with contextlib.suppress(Exception):  # the lease then runs out on its own
+            self.spool.release(report)
+
+    # --- the threads ---------------------------------------------------------------------------------
+
+    def _schedule(self) -> None:
+        poll_at = 0.0
+        while not self._stopping:
+            self._wake.clear()
+            self._call_on_idle()
+            self._add_sender_if_slow()  # a request that hangs since the last report was queued
+            now = time.time()
+            if self._poll_now or now >= poll_at:
+                self._poll_now = False
+                self._refill()
+                poll_at = self._next_poll(now)
+            next_idle_call = self._last_idle_call + 1.0 if self._on_idle is not None else float("inf")
+            self._wake.wait(max(0.0, min(poll_at - time.time(), next_idle_call - time.monotonic())))
+
+    def _next_poll(self, now: float) -> float:
+        due = None
+        with contextlib.suppress(Exception):  # a spool read error: the next pass logs it
+            due = self.spool.next_due()
+        if self._backlog or due is None:  # a backlog: the senders lease more rows as they free up
+            return now + _POLL_S
+        return min(now + _POLL_S, max(now + 0.01, due))
 
     def _call_on_idle(self) -> None:
         now = time.monotonic()
         if self._on_idle is None or (now - self._last_idle_call < 1.0 and not self._idle_requested):
             return
-        if not self._idle_call_lock.acquire(blocking=False):
-            return  # another sender is on it
         try:
             self._idle_requested = False
             self._last_idle_call = now
             self._on_idle()
         except Exception:
             log.exception("xpander-otel periodic assembly failed")
-        finally:
-            self._idle_call_lock.release()
 
-    def _sleep_s(self) -> float:
-        due = None
-        with contextlib.suppress(Exception):  # a spool read error: the next pass logs it
-            due = self.spool.next_due()
-        if due is None:
-            return 1.0
-        return min(1.0, max(0.01, due - time.time()))
+    def _send(self) -> None:
+        # Our own HTTP calls must not become spans of the user's trace (and loop back into the exporter).
+        with suppress_instrumentation(), suppress_http_instrumentation():
+            self._send_reports()
 
-    def _deliver(self, report: SpooledReport) -> None:
+    def _send_reports(self) -> None:
+        while True:
+            report = self._ready.get()
+            if report is None:
+                return
+            with self._state:
+                self._idle_senders -= 1
+                self._busy_since[threading.get_ident()] = time.monotonic()
+            try:
+                while report is not None:  # a newer body of the task may have come while one was in flight
+                    if self._stopping:
+                        self._release(report)
+                        break
+                    report = self._deliver(report)
+            except Exception:  # a spool error: the row stays in the spool, leased until its lease runs out
+                log.exception("xpander-otel could not settle a task report in the spool")
+            if self._backlog:
+                self._refill()
+            with self._state:
+                self._idle_senders += 1
+                del self._busy_since[threading.get_ident()]
+                self._state.notify_all()
+
+    def _deliver(self, report: SpooledReport) -> SpooledReport | None:
+        """POST one report and settle its row; return the task's newer body when it is due now."""
+        if time.time() > report.lease_until - self._request_timeout_s:
+            return None  # waited in the queue until its lease nearly ran out: the spool has it, due
         try:
             status, retry_after, detail = self._post(report)
-        except Exception as exc:  # never let the worker die: keep the row and try again later
+        except Exception as exc:  # never let a sender die: keep the row and try again later
             status, retry_after, detail = None, None, f"{type(exc).__name__}: {exc}"
         if status is not None and 200 <= status < 300:
-            self.spool.delete(report)
             self.delivered += 1
+            if self.spool.delete(report):
+                return None
         elif status is None or status in _RETRY_STATUSES or status >= 500:
             self._retry(report, status, retry_after, detail)
         else:
-            self.spool.delete(report)
             self.dropped += 1
             self._log_refusal(report, status, detail)
+            if self.spool.delete(report):
+                return None
+        return self.spool.claim(report.key, time.time(), self._lease_s)
 
     def _post(self, report: SpooledReport) -> tuple[int | None, float | None, str]:
-        call = client.report_task_call(report.agent_id, TaskReport.model_validate_json(report.body))
-        url = client._url(self.configuration, call)
-        headers = client._headers(self.configuration, call)
-        # Our own HTTP call must not become a span of the user's trace (and loop back into the exporter).
-        with suppress_instrumentation(), suppress_http_instrumentation():
-            try:
-                response = self._http.request(call.method, url, json=call.json, headers=headers)
-            except httpx.HTTPError as exc:
-                return None, None, f"{type(exc).__name__}: {exc}"
+        url, headers = self._target(report.agent_id)
+        try:
+            response = self._http.post(url, content=report.body.encode(), headers=headers)
+        except httpx.HTTPError as exc:
+            return None, None, f"{type(exc).__name__}: {exc}"
+        if response.is_success:
+            return response.status_code, None, ""
         return response.status_code, _retry_after_s(response), response.text[:300]
+
+    def _target(self, agent_id: str) -> tuple[httpx.URL, httpx.Headers]:
+        """The URL and headers ``Backend.report_external_task`` uses for this agent (made once per agent:
+        parsing them costs more than the rest of a request on a fast connection)."""
+        target = self._targets.get(agent_id)
+        if target is None:
+            call = client.report_task_call(agent_id, TaskReport())
+            headers = {**client._headers(self.configuration, call), "Content-Type": "application/json"}
+            target = (httpx.URL(client._url(self.configuration, call)), httpx.Headers(headers))
+            if len(self._targets) >= 1024:
+                self._targets.clear()
+            self._targets[agent_id] = target
+        return target
 
     def _retry(self, report: SpooledReport, status: int | None, retry_after: float | None, detail: str) -> None:
         now = time.time()
@@ -233,6 +349,8 @@ class Delivery:
             delay = min(max(retry_after, 0.0), _MAX_RETRY_AFTER_S)
         log.debug("xpander-otel will retry %s in %.2fs (%s)", report.key, delay, status or detail)
         self.spool.retry_at(report, now + delay)
+        self._poll_now = True  # the scheduler plans its next read around the new due time
+        self._wake.set()
 
     def _log_refusal(self, report: SpooledReport, status: int, detail: str) -> None:
         key = (status, report.agent_id)
@@ -249,6 +367,14 @@ class Delivery:
             return self.spool.count()
         except Exception:
             return 0
+
+
+def _spool_row(agent_id: str, report: TaskReport | dict[str, Any]) -> tuple[str, str, str]:
+    """``(key, agent_id, body)``: the body is the JSON POSTed as it is."""
+    if isinstance(report, TaskReport):
+        return f"{agent_id}/{report.id}", agent_id, report.model_dump_json()
+    body = json.dumps(report, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return f"{agent_id}/{report.get('id')}", agent_id, body
 
 
 def _retry_after_s(response: httpx.Response) -> float | None:

@@ -3,7 +3,12 @@
 A report is written here before any network call, so a crash loses nothing that was exported. Several
 processes may share one file: a row being sent is leased to its sender (pid + expiry), and a lease held
 by a process that died is released when the next process starts. Each row carries a version, so an
-update that arrives while the previous body is in flight is not deleted by that send's acknowledgement.
+update that arrives while the previous body is in flight is not deleted by that send's acknowledgement;
+it waits (unleased, due) until that send ends, so two bodies of one task are never in flight at once.
+
+``put_and_claim`` writes a batch in one transaction and leases its new rows to the writing process at
+once, so they can be handed to its senders in memory; the table stays the record senders fall back on
+(retries, replays after a restart, rows of other processes).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ class SpooledReport:
     version: int
     attempts: int
     created: float
+    lease_until: float = 0.0  # while this process holds the row (0 when read without a lease)
 
 
 class Spool:
@@ -63,60 +69,129 @@ class Spool:
             self._db.executescript(_SCHEMA)
 
     def put(self, items: list[tuple[str, str, str]], now: float | None = None) -> int:
-        """Store ``(key, agent_id, body)`` rows; return how many old rows the size cap pushed out."""
+        """Store ``(key, agent_id, body)`` rows for any sender; return how many old rows the cap pushed out."""
+        pushed_out, _ = self.put_and_claim(items, lease_s=0.0, limit=0, now=now)
+        return pushed_out
+
+    def put_and_claim(self, items: list[tuple[str, str, str]], *, lease_s: float, limit: int,
+                      now: float | None = None) -> tuple[int, list[SpooledReport]]:
+        """Store rows in one transaction and lease up to ``limit`` of the new or changed ones to this process.
+
+        Returns how many old rows the size cap pushed out, and the leased rows (to send now). A row whose
+        previous body is in flight is updated but not leased: it goes out when that send ends.
+        """
         now = time.time() if now is None else now
+        lease = (os.getpid(), now + lease_s)
+        # A batch may hold two bodies of one task: only the last one counts.
+        latest = {key: (agent_id, body) for key, agent_id, body in items}
+        claimed: list[SpooledReport] = []
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT INTO reports (key, agent_id, body, next_attempt, created) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT(key) DO UPDATE SET body = excluded.body, agent_id = excluded.agent_id, "
-                    "version = version + 1, next_attempt = min(next_attempt, excluded.next_attempt) "
-                    "WHERE body != excluded.body",
-                    [(key, agent_id, body, now, now) for key, agent_id, body in items],
-                )
-                over = self._db.execute("SELECT count(*) FROM reports").fetchone()[0] - self.max_rows
-                if over > 0:
-                    self._db.execute("DELETE FROM reports WHERE key IN "
-                                     "(SELECT key FROM reports ORDER BY created LIMIT ?)", (over,))
+                for key, (agent_id, body) in latest.items():
+                    report = self._upsert(key, agent_id, body, now, lease if len(claimed) < limit else None)
+                    if report is not None:
+                        claimed.append(report)
+                pushed_out = self._enforce_cap()
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-        return max(over, 0)
+        return pushed_out, claimed
+
+    def _upsert(self, key: str, agent_id: str, body: str, now: float,
+                lease: tuple[int, float] | None) -> SpooledReport | None:
+        owner, lease_until = lease or (None, 0.0)
+        inserted = self._db.execute(
+            "INSERT INTO reports (key, agent_id, body, next_attempt, created, owner, lease_until) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
+            (key, agent_id, body, now, now, owner, lease_until)).rowcount
+        if inserted:
+            return SpooledReport(key, agent_id, body, 1, 0, now, lease_until) if lease else None
+        changed = self._db.execute(
+            "UPDATE reports SET body = ?, agent_id = ?, version = version + 1, "
+            "next_attempt = min(next_attempt, ?) WHERE key = ? AND body != ?",
+            (body, agent_id, now, key, body)).rowcount
+        return self._claim_key(key, now, lease) if changed and lease else None
+
+    def _enforce_cap(self) -> int:
+        # count(*) reads every row: first a bound from the rowids (two index lookups); the rows lie between.
+        first, last = self._db.execute(
+            "SELECT (SELECT min(rowid) FROM reports), (SELECT max(rowid) FROM reports)").fetchone()
+        if first is None or last - first + 1 <= self.max_rows:
+            return 0
+        over = self._db.execute("SELECT count(*) FROM reports").fetchone()[0] - self.max_rows
+        if over <= 0:
+            return 0
+        self._db.execute("DELETE FROM reports WHERE key IN (SELECT key FROM reports ORDER BY created LIMIT ?)",
+                         (over,))
+        return over
+
+    def claim(self, key: str, now: float, lease_s: float) -> SpooledReport | None:
+        """Lease the row of ``key`` to this process if it is due and nobody is sending it."""
+        with self._lock:
+            return self._claim_key(key, now, (os.getpid(), now + lease_s))
+
+    def _claim_key(self, key: str, now: float, lease: tuple[int, float]) -> SpooledReport | None:
+        claimed = self._db.execute(
+            "UPDATE reports SET owner = ?, lease_until = ? WHERE key = ? AND next_attempt <= ? "
+            "AND (owner IS NULL OR lease_until < ?)", (*lease, key, now, now)).rowcount
+        if not claimed:
+            return None
+        row = self._db.execute("SELECT key, agent_id, body, version, attempts, created FROM reports WHERE key = ?",
+                               (key,)).fetchone()
+        return SpooledReport(*row, lease_until=lease[1])
+
+    def claim_due(self, now: float, lease_s: float, limit: int) -> list[SpooledReport]:
+        """Lease up to ``limit`` due rows that nobody is sending to this process, oldest due first."""
+        lease_until = now + lease_s
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key, agent_id, body, version, attempts, created FROM reports "
+                "WHERE next_attempt <= ? AND (owner IS NULL OR lease_until < ?) "
+                "ORDER BY next_attempt, created LIMIT ?", (now, now, limit)).fetchall()
+            if not rows:
+                return []
+            claimed = []
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for row in rows:  # another process may have taken or changed a row since the SELECT
+                    if self._db.execute(
+                            "UPDATE reports SET owner = ?, lease_until = ? WHERE key = ? AND version = ? "
+                            "AND (owner IS NULL OR lease_until < ?)",
+                            (os.getpid(), lease_until, row[0], row[3], now)).rowcount:
+                        claimed.append(SpooledReport(*row, lease_until=lease_until))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return claimed
 
     def claim_next(self, now: float, lease_s: float) -> SpooledReport | None:
         """Lease the next due row to this process, or None when nothing is due."""
-        pid = os.getpid()
-        with self._lock:
-            row = self._db.execute(
-                "SELECT key, agent_id, body, version, attempts, created FROM reports "
-                "WHERE next_attempt <= ? AND (owner IS NULL OR lease_until < ?) "
-                "ORDER BY next_attempt, created LIMIT 1",
-                (now, now),
-            ).fetchone()
-            if row is None:
-                return None
-            claimed = self._db.execute(
-                "UPDATE reports SET owner = ?, lease_until = ? WHERE key = ? AND version = ? "
-                "AND (owner IS NULL OR lease_until < ?)",
-                (pid, now + lease_s, row[0], row[3], now),
-            ).rowcount
-        return SpooledReport(*row) if claimed else None
+        claimed = self.claim_due(now, lease_s, 1)
+        return claimed[0] if claimed else None
 
-    def delete(self, report: SpooledReport) -> None:
-        """Forget a delivered (or refused) report, unless a newer body replaced it meanwhile."""
+    def delete(self, report: SpooledReport) -> bool:
+        """Forget a delivered (or refused) report; False (lease released) if a newer body replaced it."""
         with self._lock:
             deleted = self._db.execute("DELETE FROM reports WHERE key = ? AND version = ?",
                                        (report.key, report.version)).rowcount
             if not deleted:
                 self._release(report.key)
+        return bool(deleted)
 
     def retry_at(self, report: SpooledReport, when: float) -> None:
+        """Send again at ``when``; a newer body that replaced this one meanwhile stays due now."""
         with self._lock:
             self._db.execute("UPDATE reports SET attempts = attempts + 1, next_attempt = max(next_attempt, ?), "
                              "owner = NULL, lease_until = 0 WHERE key = ? AND version = ?",
                              (when, report.key, report.version))
+            self._release(report.key)
+
+    def release(self, report: SpooledReport) -> None:
+        """Give a leased row back unsent (it stays due for any sender)."""
+        with self._lock:
             self._release(report.key)
 
     def _release(self, key: str) -> None:
@@ -141,9 +216,9 @@ class Spool:
                              (now, now))
 
     def next_due(self) -> float | None:
-        """When the earliest row becomes due (wall-clock seconds), or None when the spool is empty."""
+        """When the earliest row nobody is sending becomes due (wall-clock seconds), or None if there is none."""
         with self._lock:
-            return self._db.execute("SELECT min(next_attempt) FROM reports").fetchone()[0]
+            return self._db.execute("SELECT min(next_attempt) FROM reports WHERE owner IS NULL").fetchone()[0]
 
     def count(self) -> int:
         with self._lock:
