@@ -87,8 +87,10 @@ class Delivery:
         self.configuration = configuration
         llm_keys.remember(configuration.api_key)  # so a server echoing the key cannot put it in our logs
         self.policy = policy or RetryPolicy()
-        self._request_timeout_s = request_timeout_s
-        self._lease_s = request_timeout_s * 3
+        # A request (connect, write, read) fits in its send window; a row leased ahead of the senders may
+        # wait in their queue for one more request timeout before its lease would be too short to send it.
+        self._send_window_s = request_timeout_s * 3
+        self._lease_s = self._send_window_s + request_timeout_s
         self._http = httpx.Client(timeout=httpx.Timeout(request_timeout_s, connect=min(5.0, request_timeout_s)),
                                   transport=transport)
         self._targets: dict[str, tuple[httpx.URL, httpx.Headers]] = {}  # agent id -> (url, headers)
@@ -294,8 +296,8 @@ class Delivery:
 
     def _deliver(self, report: SpooledReport) -> SpooledReport | None:
         """POST one report and settle its row; return the task's newer body when it is due now."""
-        if time.time() > report.lease_until - self._request_timeout_s:
-            return None  # waited in the queue until its lease nearly ran out: the spool has it, due
+        if report.lease_until - time.time() < self._send_window_s:
+            return None  # waited too long in the queue: the spool has it, due when the lease runs out
         try:
             status, retry_after, detail = self._post(report)
         except Exception as exc:  # never let a sender die: keep the row and try again later

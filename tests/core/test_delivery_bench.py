@@ -1,0 +1,22 @@
+"""CI smoke run of benchmarks/bench_delivery.py with tiny sizes: it runs and produces its figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).parents[2] / "benchmarks" / "bench_delivery.py"
+
+
+def test_delivery_benchmark_produces_results(tmp_path):
+    out = tmp_path / "result.json"
+    done = subprocess.run([sys.executable, str(BENCH), "--reports", "20", "--rounds", "1", "--gap-ms", "1",
+                           "--idle-s", "0.2", "--json", str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())
+    assert set(result["modes"]) == {"paced/model", "burst/model", "paced/wire", "burst/wire"}
+    for row in result["modes"].values():
+        assert len(row["rounds_us"]) == 1
+    assert result["idle"]["cpu_ms_per_s"] >= 0
