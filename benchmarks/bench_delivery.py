@@ -1,0 +1,187 @@
+"""Delivery benchmark: CPU per task report from ``Delivery.submit`` to its deletion from the spool.
+
+    python benchmarks/bench_delivery.py                      # the figures in docs/benchmarks.md
+    python benchmarks/bench_delivery.py --reports 50 --rounds 1 --idle-s 0.2   # a quick smoke run
+
+The spool is a SQLite file in a temporary folder; the xpander API is ``httpx.MockTransport`` answering
+200 in-process, so no network is measured. Cost is ``time.process_time()`` of the whole process (every
+thread: the caller, the senders), so thread wake-ups count too. Modes:
+
+- ``paced``: one report per ``submit`` and a pause between them, like an application whose runs end one
+  at a time; the same loop without a delivery is measured in the same round and subtracted.
+- ``burst``: reports submitted in batches back to back, then ``force_flush``; CPU divided by reports.
+- ``idle``: a delivery with nothing to send, for ``--idle-s``: thread wake-ups per second.
+
+Bodies: ``model`` submits ``TaskReport`` objects, ``wire`` the dict ``TaskReport.to_wire()`` returns.
+Prints a table and one JSON object (``--json`` also writes it to a file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from xpander_otel import Configuration, TaskReport, Tokens
+from xpander_otel.exporter.delivery import Delivery
+from xpander_otel.exporter.spool import Spool
+
+
+def make_report(n: int) -> TaskReport:
+    """A report like the exporter's for a run of one tool call (the Agno ``tool_call`` workload)."""
+    return TaskReport(
+        id=f"3f2b6c1e-0000-4000-8000-{n:012d}", input=f"What is the weather in Paris? ({n})",
+        llm_response={"model": "gpt-4.1-2025", "content": None, "finish_reason": "stop",
+                      "usage": {"prompt_tokens": 80, "completion_tokens": 12, "total_tokens": 92},
+                      "trace_id": f"{n:032x}"},
+        tokens=Tokens(prompt_tokens=130, completion_tokens=22), is_success=True,
+        result="It is sunny in Paris, 22 degrees.", duration=1.234, used_tools=["get_weather"],
+    )
+
+
+def context_switches() -> int | None:
+    """Voluntary + involuntary context switches of every live thread of this process (Linux only)."""
+    total = 0
+    try:
+        for status in Path("/proc/self/task").glob("*/status"):
+            for line in status.read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split(":")[1])
+    except OSError:
+        return None
+    return total
+
+
+class Bench:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.handled = 0
+        self.configuration = Configuration(api_key="xpk-bench-0123456789", base_url="http://xpander.test")
+        self.transport = httpx.MockTransport(self._answer)
+        self.rounds = 0
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        self.handled += 1
+        return httpx.Response(200, json={"ok": True})
+
+    def delivery(self) -> Delivery:
+        self.rounds += 1
+        return Delivery(Spool(self.folder / f"spool-{self.rounds}.sqlite3"), self.configuration,
+                        transport=self.transport)
+
+    def paced(self, bodies: list, gap_s: float) -> tuple[float, float, int | None]:
+        """CPU seconds of the pacing loop alone and with a delivery; context switches with the delivery."""
+        started = time.process_time()
+        for _ in bodies:
+            time.sleep(gap_s)
+        bare = time.process_time() - started
+        delivery = self.delivery()
+        time.sleep(0.05)  # let the senders reach their first wait
+        switches, started = context_switches(), time.process_time()
+        for body in bodies:
+            delivery.submit([("agent-bench", body)])
+            time.sleep(gap_s)
+        assert delivery.force_flush(30), "reports left in the spool"
+        cpu = time.process_time() - started
+        after = context_switches()
+        delivery.shutdown(5)
+        assert delivery.delivered == len(bodies), (delivery.delivered, len(bodies))
+        return bare, cpu, (after - switches) if switches is not None and after is not None else None
+
+    def burst(self, bodies: list, batch: int) -> tuple[float, int | None]:
+        delivery = self.delivery()
+        time.sleep(0.05)
+        switches, started = context_switches(), time.process_time()
+        for first in range(0, len(bodies), batch):
+            delivery.submit([("agent-bench", body) for body in bodies[first:first + batch]])
+        assert delivery.force_flush(120), "reports left in the spool"
+        cpu = time.process_time() - started
+        after = context_switches()
+        delivery.shutdown(5)
+        assert delivery.delivered == len(bodies), (delivery.delivered, len(bodies))
+        return cpu, (after - switches) if switches is not None and after is not None else None
+
+    def idle(self, seconds: float) -> tuple[float, int | None]:
+        delivery = self.delivery()
+        time.sleep(0.05)
+        switches, started = context_switches(), time.process_time()
+        time.sleep(seconds)
+        cpu = time.process_time() - started
+        after = context_switches()
+        delivery.shutdown(5)
+        return cpu, (after - switches) if switches is not None and after is not None else None
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def run(args: argparse.Namespace) -> dict:
+    reports = [make_report(n) for n in range(args.reports)]
+    wires = [r.to_wire() for r in reports]
+    result: dict = {"python": platform.python_version(), "machine": platform.machine(), "reports": args.reports,
+                    "rounds": args.rounds, "gap_ms": args.gap_ms, "batch": args.batch, "modes": {}}
+    with tempfile.TemporaryDirectory() as folder:
+        bench = Bench(Path(folder))
+        for kind in args.bodies:
+            bodies = reports if kind == "model" else wires
+            paced_us, paced_switches, burst_us, burst_switches = [], [], [], []
+            for _ in range(args.rounds):
+                bare, cpu, switches = bench.paced(bodies, args.gap_ms / 1000)
+                paced_us.append((cpu - bare) / len(bodies) * 1e6)
+                if switches is not None:
+                    paced_switches.append(switches / len(bodies))
+                cpu, switches = bench.burst(bodies, args.batch)
+                burst_us.append(cpu / len(bodies) * 1e6)
+                if switches is not None:
+                    burst_switches.append(switches / len(bodies))
+            result["modes"][f"paced/{kind}"] = {"cpu_us_per_report": median(paced_us),
+                                                "context_switches_per_report": median(paced_switches),
+                                                "rounds_us": paced_us}
+            result["modes"][f"burst/{kind}"] = {"cpu_us_per_report": median(burst_us),
+                                                "context_switches_per_report": median(burst_switches),
+                                                "rounds_us": burst_us}
+        cpu, switches = bench.idle(args.idle_s)
+        result["idle"] = {"seconds": args.idle_s, "cpu_ms_per_s": cpu / args.idle_s * 1e3,
+                          "context_switches_per_s": switches / args.idle_s if switches is not None else None}
+    return result
+
+
+def print_table(result: dict) -> None:
+    print(f"| mode | CPU µs/report (median of {result['rounds']}) | context switches/report |", file=sys.stderr)
+    print("| --- | ---: | ---: |", file=sys.stderr)
+    for mode, row in result["modes"].items():
+        print(f"| {mode} | {row['cpu_us_per_report']:.0f} | {row['context_switches_per_report']:.1f} |",
+              file=sys.stderr)
+    idle = result["idle"]
+    print(f"idle: {idle['cpu_ms_per_s']:.2f} ms CPU/s, {idle['context_switches_per_s']} context switches/s",
+          file=sys.stderr)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=1000, help="reports per round and mode")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--gap-ms", type=float, default=2.0, help="pause between paced submits")
+    parser.add_argument("--batch", type=int, default=64, help="reports per submit in the burst mode")
+    parser.add_argument("--idle-s", type=float, default=5.0)
+    parser.add_argument("--bodies", nargs="+", choices=["model", "wire"], default=["model", "wire"])
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args()
+    result = run(args)
+    print_table(result)
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
