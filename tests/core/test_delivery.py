@@ -243,9 +243,9 @@ def test_each_report_wakes_one_sender_and_no_sender_polls_the_spool(tmp_path):
     for n in range(20):
         d.submit([("agent-1", report(n).to_wire())])
         wait_until(lambda n=n: d.delivered == n + 1)
-        time.sleep(0.01)
+        time.sleep(0.05)  # the sender is idle again before the next report
     assert len(endpoint.threads) == 1  # a fast endpoint needs one sender
-    assert spool.claims <= 3  # the rows were handed over in memory; the table is read about once a second
+    assert spool.claims <= 4  # the rows were handed over in memory; the table is read about once a second
     assert d.force_flush(5)
     d.shutdown(1)
 
