@@ -318,3 +318,14 @@ def test_reports_queued_at_shutdown_are_released_for_the_next_delivery(tmp_path)
     assert second.force_flush(2)
     assert sorted({b["id"] for b in endpoint.bodies}) == [f"task-{n}" for n in range(5)]
     second.shutdown(1)
+
+
+def test_rows_another_process_spooled_are_sent_by_the_periodic_read(tmp_path):
+    path = tmp_path / "spool.sqlite3"
+    endpoint = Endpoint()
+    d = in_process(Spool(path), endpoint)
+    time.sleep(0.1)
+    Spool(path).put([("agent-1/task-7", "agent-1", report(7).model_dump_json())])  # not handed to our senders
+    wait_until(lambda: endpoint.bodies, timeout_s=3)  # read from the table within about a second
+    assert endpoint.bodies == [report(7).to_wire()]
+    d.shutdown(1)
