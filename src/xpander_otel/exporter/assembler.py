@@ -97,10 +97,11 @@ class Assembler:
         """Take finished spans; return the reports (new or updated) they complete."""
         new_by_trace: dict[int, list[SpanRecord]] = {}
         for record in records:
-            if conv.is_ignored(record):
+            kind = conv.kind(record)  # classified once, here; the rules below read the kind
+            if kind.ignored:
                 continue
             trace = self._trace(record.trace_id, now)
-            if self._store(trace, record):
+            if self._store(trace, record, kind.agent):
                 new_by_trace.setdefault(record.trace_id, []).append(record)
         out: list[AssembledTask] = []
         for trace_id, new in new_by_trace.items():
@@ -143,10 +144,9 @@ class Assembler:
             trace.last_seen = max(trace.last_seen, now)
         return trace
 
-    def _store(self, trace: _Trace, record: SpanRecord) -> bool:
+    def _store(self, trace: _Trace, record: SpanRecord, is_agent: bool) -> bool:
         if record.span_id in trace.spans:
             return False  # a re-sent span
-        is_agent = conv.is_agent(record)
         # Over the cap, keep what decides a report (agent spans, local roots); drop the rest and say so.
         if len(trace.spans) >= self.settings.max_spans_per_trace and not (is_agent or record.is_local_root):
             trace.incomplete = True
@@ -284,8 +284,8 @@ def build_task(trace_id: int, root: SpanRecord, subtree: list[SpanRecord], setti
                *, incomplete: bool = False) -> AssembledTask:
     """The task report of ``root`` and its subtree (root first, parents before children)."""
     incomplete = incomplete or bool(root.attributes.get(semconv.XPANDER_TASK_INCOMPLETE))
-    usage, last_llm = _usage(root, subtree)
-    tools = _used_tools(subtree)
+    calls_by_family, tools = _llm_calls_and_tools(subtree)
+    usage, last_llm = _usage(root, subtree, calls_by_family)
     name = conv.agent_name(root)
     result = (root.error_message or _error_type(root) or "error") if root.is_error else conv.task_result(root)
     if result is None and last_llm is not None and not root.is_error:
@@ -304,13 +304,23 @@ def build_task(trace_id: int, root: SpanRecord, subtree: list[SpanRecord], setti
     return AssembledTask(_agent_id(root, name, settings), report, trace_id, root.span_id, name, incomplete)
 
 
-def _usage(root: SpanRecord, subtree: list[SpanRecord]) -> tuple[conv.Usage, SpanRecord | None]:
-    """Summed usage of the leaf LLM spans of one family (the first present), and the last LLM span."""
+def _llm_calls_and_tools(subtree: list[SpanRecord]) -> tuple[dict[str, list[SpanRecord]], list[str]]:
+    """The LLM call spans by token family, and the distinct tool names in first-use order."""
     by_family: dict[str, list[SpanRecord]] = {}
-    for span in subtree:
-        family = conv.llm_family(span)
-        if family is not None:
-            by_family.setdefault(family, []).append(span)
+    named: list[tuple[int, int, str]] = []
+    for i, span in enumerate(subtree):
+        kind = conv.kind(span)
+        if kind.llm_family is not None:
+            by_family.setdefault(kind.llm_family, []).append(span)
+        if kind.tool_name:
+            named.append((span.start_ns, i, kind.tool_name))
+    named.sort()
+    return by_family, list(dict.fromkeys(name for _, _, name in named))
+
+
+def _usage(root: SpanRecord, subtree: list[SpanRecord],
+           by_family: dict[str, list[SpanRecord]]) -> tuple[conv.Usage, SpanRecord | None]:
+    """Summed usage of the leaf LLM spans of one family (the first present), and the last LLM span."""
     family = next((f for f in conv.FAMILIES if f in by_family), None)
     if family is None:
         return conv.aggregate_usage(root), None
@@ -335,15 +345,6 @@ def _usage(root: SpanRecord, subtree: list[SpanRecord]) -> tuple[conv.Usage, Spa
         total = total + conv.llm_usage(span, family)
     last = max(leaves, key=lambda s: (s.end_ns, s.start_ns))
     return total, last
-
-
-def _used_tools(subtree: list[SpanRecord]) -> list[str]:
-    named = [(s.start_ns, i, name) for i, s in enumerate(subtree) if (name := conv.tool_name(s))]
-    tools: list[str] = []
-    for _, _, name in sorted(named):
-        if name not in tools:
-            tools.append(name)
-    return tools
 
 
 def _llm_response(trace_id: int, last: SpanRecord | None, incomplete: bool) -> dict[str, Any]:
