@@ -25,7 +25,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .. import semconv
-from ..models import TaskReport, Tokens
+from ..models import TaskReport
 from . import conventions as conv
 from .spans import SpanRecord, span_id_hex, trace_id_hex
 
@@ -50,14 +50,23 @@ class AssemblerSettings:
 
 @dataclass(frozen=True, slots=True)
 class AssembledTask:
-    """One report, with what the delivery needs to address it. ``agent_id`` None: nobody to report to."""
+    """One report, with what the delivery needs to address it. ``agent_id`` None: nobody to report to.
+
+    ``body`` is the report as it goes on the wire, exactly ``TaskReport.to_wire()``; it is built as a plain
+    dict because building and dumping the pydantic models took half of the assembly.
+    """
 
     agent_id: str | None
-    report: TaskReport
+    body: dict[str, Any]
     trace_id: int
     root_span_id: int
     agent_name: str | None
     incomplete: bool
+
+    @property
+    def report(self) -> TaskReport:
+        """The report as a ``TaskReport`` model (built on each call)."""
+        return TaskReport.model_validate(self.body)
 
 
 class _Trace:
@@ -256,10 +265,9 @@ class Assembler:
         """The report of the task rooted at ``root_id``, or None when it equals the one already sent."""
         task = build_task(trace_id, trace.spans[root_id], self._subtree(trace, root_id), self.settings,
                           incomplete=trace.incomplete)
-        body = task.report.to_wire()
-        if trace.reported.get(root_id) == body:
+        if trace.reported.get(root_id) == task.body:
             return None
-        trace.reported[root_id] = body
+        trace.reported[root_id] = task.body
         return task
 
     @staticmethod
@@ -290,18 +298,24 @@ def build_task(trace_id: int, root: SpanRecord, subtree: list[SpanRecord], setti
     result = (root.error_message or _error_type(root) or "error") if root.is_error else conv.task_result(root)
     if result is None and last_llm is not None and not root.is_error:
         result = conv.output_text(last_llm)
-    report = TaskReport(
-        id=conv.string_attribute(root, semconv.XPANDER_TASK_ID) or task_id_for(trace_id, root.span_id),
-        input=conv.task_input(root),
-        llm_response=_llm_response(trace_id, last_llm, incomplete),
-        tokens=Tokens(prompt_tokens=usage.prompt, completion_tokens=usage.completion,
-                      cache_read_tokens=usage.cache_read, cache_write_tokens=usage.cache_write),
-        is_success=not root.is_error,
-        result=result,
-        duration=max(0, root.end_ns - root.start_ns) / 1e9,
-        used_tools=tools,
-    )
-    return AssembledTask(_agent_id(root, name, settings), report, trace_id, root.span_id, name, incomplete)
+    body = {  # the fields of TaskReport, in its order (to_wire() keeps that order)
+        "id": conv.string_attribute(root, semconv.XPANDER_TASK_ID) or task_id_for(trace_id, root.span_id),
+        "input": conv.task_input(root),
+        "llm_response": _llm_response(trace_id, last_llm, incomplete),
+        "tokens": _tokens(usage),
+        "is_success": not root.is_error,
+        "result": result,
+        "duration": max(0, root.end_ns - root.start_ns) / 1e9,
+        "used_tools": tools,
+    }
+    return AssembledTask(_agent_id(root, name, settings), body, trace_id, root.span_id, name, incomplete)
+
+
+def _tokens(usage: conv.Usage) -> dict[str, int]:
+    """``Tokens(...).model_dump()``: its fields in its order, the total being prompt + completion."""
+    return {"completion_tokens": usage.completion, "prompt_tokens": usage.prompt,
+            "cache_read_tokens": usage.cache_read, "cache_write_tokens": usage.cache_write,
+            "total_tokens": usage.prompt + usage.completion}
 
 
 def _llm_calls_and_tools(subtree: list[SpanRecord]) -> tuple[dict[str, list[SpanRecord]], list[str]]:
