@@ -415,3 +415,10 @@ def test_the_report_body_is_exactly_the_wire_form_of_its_task_report(case):
     assert task.body == wire
     assert json.dumps(task.body) == json.dumps(wire)  # the same key order too, nested ones included
     assert task.report.to_wire() == wire
+
+
+def test_task_ids_are_uuid5_of_trace_and_root_span():
+    namespace = uuid.UUID("6f1c2d0e-6a55-5b0c-9d3e-7870616e6465")
+    for trace_id, span_id in [(1, 1), (0xABC, 0xDEF), (2**128 - 1, 2**64 - 1), (0x0AF7651916CD43DD8448EB211C80319C,
+                                                                               0xB7AD6B7169203331)]:
+        assert task_id_for(trace_id, span_id) == str(uuid.uuid5(namespace, f"{trace_id:032x}/{span_id:016x}"))
