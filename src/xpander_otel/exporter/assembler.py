@@ -60,12 +60,13 @@ class AssemblerSettings:
     pending_grace_s: float = 10.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AssembledTask:
     """One report, with what the delivery needs to address it. ``agent_id`` None: nobody to report to.
 
     ``body`` is the report as it goes on the wire, exactly ``TaskReport.to_wire()``; it is built as a plain
-    dict because building and dumping the pydantic models took half of the assembly.
+    dict because building and dumping the pydantic models took half of the assembly. Never changed once
+    made (not ``frozen=True`` only because a frozen ``__init__`` is slow, as for ``SpanRecord``).
     """
 
     agent_id: str | None
