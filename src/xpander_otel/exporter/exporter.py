@@ -110,6 +110,7 @@ class XpanderSpanExporter(SpanExporter):
                 request_timeout_s=request_timeout_s, transport=transport, on_idle=self._tick)
             self._delivery = self._new_delivery()
             self._pid = os.getpid()
+            self._start_assembly_thread()  # now, so that no export() waits for a thread to start
             _forget_locks_in_forked_children(self)
             if watch_global_provider:
                 self._watch_global_provider()
@@ -213,14 +214,17 @@ class XpanderSpanExporter(SpanExporter):
             if not self._handoff.wait_for(lambda: len(self._handed_off) < _MAX_HANDED_OFF_BATCHES,
                                           _HANDOFF_WAIT_S):
                 return False
-            if self._assembly_thread is None:
-                self._assembly_thread = threading.Thread(target=self._assemble_handed_off,
-                                                         name="xpander-otel-assembly", daemon=True)
-                self._assembly_thread.start()
+            if self._assembly_thread is None:  # a forked child's first batch
+                self._start_assembly_thread()
             self._handed_off.append(list(spans))  # the caller may reuse its sequence
             self._unassembled += 1
             self._handoff.notify()
         return True
+
+    def _start_assembly_thread(self) -> None:
+        self._assembly_thread = threading.Thread(target=self._assemble_handed_off, name="xpander-otel-assembly",
+                                                 daemon=True)
+        self._assembly_thread.start()
 
     def _assemble_handed_off(self) -> None:
         while True:
