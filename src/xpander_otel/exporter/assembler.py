@@ -359,7 +359,7 @@ def _usage(root: SpanRecord, subtree: list[SpanRecord],
     leaves = _leaf_calls(root, subtree, calls)
     total = conv.Usage()
     for span in leaves:
-        usage = conv.llm_usage(span, family)
+        usage = conv.kind(span).llm_usage
         total.prompt += usage.prompt
         total.completion += usage.completion
         total.cache_read += usage.cache_read
@@ -392,8 +392,7 @@ def _leaf_calls(root: SpanRecord, subtree: list[SpanRecord], calls: list[SpanRec
 def _llm_response(trace_id: int, last: SpanRecord | None, incomplete: bool) -> dict[str, Any]:
     response: dict[str, Any] = {}
     if last is not None:
-        family = conv.llm_family(last) or conv.GENAI
-        usage = conv.llm_usage(last, family)
+        usage = conv.kind(last).llm_usage
         response = {
             "model": conv.model_name(last),
             "content": conv.output_text(last),

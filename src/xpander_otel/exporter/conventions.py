@@ -49,6 +49,7 @@ class SpanKind(NamedTuple):
     agent: bool
     llm_family: str | None
     tool_name: str | None
+    llm_usage: Usage | None  # an LLM call's usage, read the way its family writes it
 
 
 _new_kind = tuple.__new__
@@ -118,7 +119,8 @@ def _classify(name: str, attrs: Mapping[str, Any]) -> SpanKind:
     )
     ignored = attrs.get(semconv.LOGFIRE_SPAN_TYPE) == semconv.LOGFIRE_PENDING_SPAN
     # tuple.__new__ skips the NamedTuple's Python-level __new__ (a third of this function's cost).
-    return _new_kind(SpanKind, (ignored, agent, family, _tool_name(name, attrs) if is_tool else None))
+    return _new_kind(SpanKind, (ignored, agent, family, _tool_name(name, attrs) if is_tool else None,
+                                _family_usage(attrs, family) if family is not None else None))
 
 
 def _tool_name(name: str, attrs: Mapping[str, Any]) -> str | None:
@@ -144,11 +146,15 @@ _PYDANTIC_AGGREGATE_KEYS = (semconv.PYDANTIC_AGGREGATED_INPUT_TOKENS, semconv.PY
 
 def llm_usage(span: SpanRecord, family: str) -> Usage:
     """Usage of one LLM span read the way its family writes it."""
+    return _family_usage(span.attributes, family)
+
+
+def _family_usage(attrs: Mapping[str, Any], family: str) -> Usage:
     if family == OPENLLMETRY:
         # OpenLLMetry moved from prompt/completion to the GenAI input/output names over time.
-        legacy = _read_usage(span.attributes, _LEGACY_KEYS)
-        return legacy if not legacy.is_empty else _read_usage(span.attributes, _FAMILY_KEYS[GENAI])
-    return _read_usage(span.attributes, _FAMILY_KEYS[family])
+        legacy = _read_usage(attrs, _LEGACY_KEYS)
+        return legacy if not legacy.is_empty else _read_usage(attrs, _FAMILY_KEYS[GENAI])
+    return _read_usage(attrs, _FAMILY_KEYS[family])
 
 
 def aggregate_usage(span: SpanRecord) -> Usage:
