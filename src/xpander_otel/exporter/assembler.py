@@ -208,7 +208,8 @@ class Assembler:
     def _settle(self, trace_id: int, trace: _Trace, new: list[SpanRecord], now: float) -> list[AssembledTask]:
         roots: set[int] = set()
         candidates = [s.span_id for s in new if s.span_id in trace.agents]
-        candidates.extend(sid for sid in trace.pending if sid not in candidates)
+        if trace.pending:
+            candidates.extend(sid for sid in trace.pending if sid not in candidates)
         for span_id in candidates:
             top, reached_root = self._top_agent(trace, span_id)
             span = trace.spans[span_id]
