@@ -422,3 +422,11 @@ def test_task_ids_are_uuid5_of_trace_and_root_span():
     for trace_id, span_id in [(1, 1), (0xABC, 0xDEF), (2**128 - 1, 2**64 - 1), (0x0AF7651916CD43DD8448EB211C80319C,
                                                                                0xB7AD6B7169203331)]:
         assert task_id_for(trace_id, span_id) == str(uuid.uuid5(namespace, f"{trace_id:032x}/{span_id:016x}"))
+
+
+def test_token_counts_that_are_not_numbers_count_zero():
+    root = agent()
+    calls = [chat(root, 0, 0, attrs={semconv.USAGE_INPUT_TOKENS: "¹", semconv.USAGE_OUTPUT_TOKENS: "7"}),
+             chat(root, 0, 0, attrs={semconv.USAGE_INPUT_TOKENS: "x", semconv.USAGE_OUTPUT_TOKENS: 2.0})]
+    tokens = assembler().add([*calls, root], now=0)[0].report.tokens
+    assert (tokens.prompt_tokens, tokens.completion_tokens) == (0, 9)

@@ -183,7 +183,7 @@ def _count(value: Any) -> int:
         return 0
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():  # not isdigit(): int("¹") raises
         value = int(value)
     return value if isinstance(value, int) and value > 0 else 0
 
