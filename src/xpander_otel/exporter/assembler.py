@@ -358,15 +358,15 @@ def _usage(root: SpanRecord, subtree: list[SpanRecord],
         return conv.aggregate_usage(root), None
     calls = by_family[family]
     leaves = _leaf_calls(root, subtree, calls)
-    total = conv.Usage()
+    prompt = completion = cache_read = cache_write = 0
     for span in leaves:
         usage = conv.kind(span).llm_usage
-        total.prompt += usage.prompt
-        total.completion += usage.completion
-        total.cache_read += usage.cache_read
-        total.cache_write += usage.cache_write
+        prompt += usage.prompt
+        completion += usage.completion
+        cache_read += usage.cache_read
+        cache_write += usage.cache_write
     last = max(leaves, key=lambda s: (s.end_ns, s.start_ns))
-    return total, last
+    return conv.Usage(prompt, completion, cache_read, cache_write), last
 
 
 def _leaf_calls(root: SpanRecord, subtree: list[SpanRecord], calls: list[SpanRecord]) -> list[SpanRecord]:

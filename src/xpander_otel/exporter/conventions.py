@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .. import semconv
@@ -24,16 +23,13 @@ _LLM_OPERATIONS = frozenset({semconv.OP_CHAT, semconv.OP_TEXT_COMPLETION, semcon
 _TRACELOOP_AGENT_KINDS = frozenset({semconv.TRACELOOP_KIND_AGENT, semconv.TRACELOOP_KIND_WORKFLOW})
 
 
-@dataclass(slots=True)
-class Usage:  # not frozen=True, which made each one cost three times as much; never changed once made
+class Usage(NamedTuple):
+    """Token counts of one call or run (immutable; the assembler keeps one per buffered LLM span)."""
+
     prompt: int = 0
     completion: int = 0
     cache_read: int = 0
     cache_write: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.prompt + other.prompt, self.completion + other.completion,
-                     self.cache_read + other.cache_read, self.cache_write + other.cache_write)
 
     @property
     def is_empty(self) -> bool:
@@ -52,7 +48,8 @@ class SpanKind(NamedTuple):
     llm_usage: Usage | None  # an LLM call's usage, read the way its family writes it
 
 
-_new_kind = tuple.__new__
+# Builds a NamedTuple without its Python-level __new__ (a third of the cost of classifying a span).
+_new_tuple = tuple.__new__
 
 
 def kind(span: SpanRecord) -> SpanKind:
@@ -118,9 +115,8 @@ def _classify(name: str, attrs: Mapping[str, Any]) -> SpanKind:
         or (name == semconv.PYDANTIC_TOOL_SPAN and semconv.TOOL_NAME in attrs)
     )
     ignored = attrs.get(semconv.LOGFIRE_SPAN_TYPE) == semconv.LOGFIRE_PENDING_SPAN
-    # tuple.__new__ skips the NamedTuple's Python-level __new__ (a third of this function's cost).
-    return _new_kind(SpanKind, (ignored, agent, family, _tool_name(name, attrs) if is_tool else None,
-                                _family_usage(attrs, family) if family is not None else None))
+    return _new_tuple(SpanKind, (ignored, agent, family, _tool_name(name, attrs) if is_tool else None,
+                                 _family_usage(attrs, family) if family is not None else None))
 
 
 def _tool_name(name: str, attrs: Mapping[str, Any]) -> str | None:
