@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from _exporter_support import agent, chat, record, tool
 
 from xpander_otel import semconv
 from xpander_otel.exporter.assembler import Assembler, AssemblerSettings, task_id_for
+from xpander_otel.models import TaskReport
 
 XPANDER_ID = "7d9f4c1e-3b2a-4c5d-8e6f-0a1b2c3d4e5f"
 
@@ -368,3 +370,63 @@ def test_a_run_whose_spans_were_evicted_while_open_is_reported_incomplete():
     a.add(second_children, now=1)  # evicts trace 201 with its children still waiting for their root
     (late,) = a.add([first_root], now=2)
     assert (late.trace_id, late.incomplete, late.report.llm_response["incomplete"]) == (201, True, True)
+
+
+def _wire_bodies_case(name: str):
+    """Tasks of several shapes, each as the assembler builds its body."""
+    if name == "full run":
+        root, children = weather_tree()
+        return assembler().add([*children, root], now=0)
+    if name == "failed run":
+        root = agent(error="RuntimeError: model unavailable", attrs={semconv.XPANDER_TASK_INPUT: "hi"})
+        return assembler().add([chat(root, 50, 0), tool(root, "search"), root], now=0)
+    if name == "failed run without message":
+        root = agent(error="", attrs={"error.type": "TimeoutError"})
+        return assembler().add([root], now=0)
+    if name == "no llm spans":
+        root = agent(attrs={semconv.USAGE_INPUT_TOKENS: 300, semconv.USAGE_OUTPUT_TOKENS: 45})
+        return assembler().add([tool(root, "x"), root], now=0)
+    if name == "no usage at all":
+        return assembler().add([agent()], now=0)
+    if name == "incomplete":
+        a = assembler()
+        a.mark_incomplete(0xABC, now=0)
+        root = agent()
+        return a.add([chat(root, 1, 2), root], now=0)
+    if name == "cache tokens":
+        root = agent()
+        return assembler().add([chat(root, 100, 10, attrs={semconv.USAGE_CACHE_READ_INPUT_TOKENS: 60,
+                                                          semconv.USAGE_CACHE_WRITE_INPUT_TOKENS: 5}), root], now=0)
+    if name == "captured content and own task id":
+        root = agent(attrs={semconv.XPANDER_TASK_ID: "ext-1", semconv.INPUT_MESSAGES: json.dumps(
+            [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}])})
+        call = chat(root, 5, 6, attrs={semconv.OUTPUT_MESSAGES: json.dumps(
+            [{"role": "assistant", "parts": [{"type": "text", "content": "Hello"}]}])})
+        return assembler().add([call, root], now=0)
+    raise AssertionError(name)
+
+
+@pytest.mark.parametrize("case", ["full run", "failed run", "failed run without message", "no llm spans",
+                                  "no usage at all", "incomplete", "cache tokens",
+                                  "captured content and own task id"])
+def test_the_report_body_is_exactly_the_wire_form_of_its_task_report(case):
+    [task] = _wire_bodies_case(case)
+    wire = TaskReport.model_validate(task.body).to_wire()
+    assert task.body == wire
+    assert json.dumps(task.body) == json.dumps(wire)  # the same key order too, nested ones included
+    assert task.report.to_wire() == wire
+
+
+def test_task_ids_are_uuid5_of_trace_and_root_span():
+    namespace = uuid.UUID("6f1c2d0e-6a55-5b0c-9d3e-7870616e6465")
+    for trace_id, span_id in [(1, 1), (0xABC, 0xDEF), (2**128 - 1, 2**64 - 1), (0x0AF7651916CD43DD8448EB211C80319C,
+                                                                               0xB7AD6B7169203331)]:
+        assert task_id_for(trace_id, span_id) == str(uuid.uuid5(namespace, f"{trace_id:032x}/{span_id:016x}"))
+
+
+def test_token_counts_that_are_not_numbers_count_zero():
+    root = agent()
+    calls = [chat(root, 0, 0, attrs={semconv.USAGE_INPUT_TOKENS: "¹", semconv.USAGE_OUTPUT_TOKENS: "7"}),
+             chat(root, 0, 0, attrs={semconv.USAGE_INPUT_TOKENS: "x", semconv.USAGE_OUTPUT_TOKENS: 2.0})]
+    tokens = assembler().add([*calls, root], now=0)[0].report.tokens
+    assert (tokens.prompt_tokens, tokens.completion_tokens) == (0, 9)

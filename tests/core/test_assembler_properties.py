@@ -3,12 +3,15 @@ tokens are never negative nor counted twice."""
 
 from __future__ import annotations
 
+import json
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from xpander_otel import semconv
 from xpander_otel.exporter.assembler import Assembler, AssemblerSettings
 from xpander_otel.exporter.spans import SpanRecord
+from xpander_otel.models import TaskReport
 
 KINDS = ("agent", "chat", "tool", "other", "oi_llm", "oi_agent")
 
@@ -130,3 +133,4 @@ def test_garbage_attributes_and_malformed_trees_never_crash_nor_go_negative(span
         assert tokens.total_tokens == tokens.prompt_tokens + tokens.completion_tokens
         assert task.report.duration >= 0
         task.report.model_dump_json()  # serialisable for the wire
+        assert json.dumps(task.body) == json.dumps(TaskReport.model_validate(task.body).to_wire())

@@ -17,6 +17,7 @@ No I/O, no configuration import: settings arrive as arguments and time as ``now`
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -25,7 +26,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .. import semconv
-from ..models import TaskReport, Tokens
+from ..models import TaskReport
 from . import conventions as conv
 from .spans import SpanRecord, span_id_hex, trace_id_hex
 
@@ -33,9 +34,20 @@ from .spans import SpanRecord, span_id_hex, trace_id_hex
 _TASK_ID_NAMESPACE = uuid.UUID("6f1c2d0e-6a55-5b0c-9d3e-7870616e6465")
 
 
+_TASK_ID_NAMESPACE_BYTES = _TASK_ID_NAMESPACE.bytes
+
+
 def task_id_for(trace_id: int, span_id: int) -> str:
-    """The deterministic task id of the run rooted at ``span_id`` in ``trace_id``."""
-    return str(uuid.uuid5(_TASK_ID_NAMESPACE, f"{trace_id_hex(trace_id)}/{span_id_hex(span_id)}"))
+    """The deterministic task id of the run rooted at ``span_id`` in ``trace_id``.
+
+    ``str(uuid.uuid5(_TASK_ID_NAMESPACE, name))``, computed without the UUID object (a quarter of the cost).
+    """
+    name = f"{trace_id_hex(trace_id)}/{span_id_hex(span_id)}"
+    digest = bytearray(hashlib.sha1(_TASK_ID_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    hexa = digest.hex()
+    return f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
 
 
 @dataclass(frozen=True)
@@ -48,16 +60,26 @@ class AssemblerSettings:
     pending_grace_s: float = 10.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AssembledTask:
-    """One report, with what the delivery needs to address it. ``agent_id`` None: nobody to report to."""
+    """One report, with what the delivery needs to address it. ``agent_id`` None: nobody to report to.
+
+    ``body`` is the report as it goes on the wire, exactly ``TaskReport.to_wire()``; it is built as a plain
+    dict because building and dumping the pydantic models took half of the assembly. Never changed once
+    made (not ``frozen=True`` only because a frozen ``__init__`` is slow, as for ``SpanRecord``).
+    """
 
     agent_id: str | None
-    report: TaskReport
+    body: dict[str, Any]
     trace_id: int
     root_span_id: int
     agent_name: str | None
     incomplete: bool
+
+    @property
+    def report(self) -> TaskReport:
+        """The report as a ``TaskReport`` model (built on each call)."""
+        return TaskReport.model_validate(self.body)
 
 
 class _Trace:
@@ -96,16 +118,21 @@ class Assembler:
     def add(self, records: Iterable[SpanRecord], now: float) -> list[AssembledTask]:
         """Take finished spans; return the reports (new or updated) they complete."""
         new_by_trace: dict[int, list[SpanRecord]] = {}
+        trace_id, trace, new = None, None, []
         for record in records:
-            if conv.is_ignored(record):
+            kind = conv.kind(record)  # classified once, here; the rules below read the kind
+            if kind.ignored:
                 continue
-            trace = self._trace(record.trace_id, now)
-            if self._store(trace, record):
-                new_by_trace.setdefault(record.trace_id, []).append(record)
+            if record.trace_id != trace_id:  # a batch holds runs of spans of one trace: look each up once
+                trace_id = record.trace_id
+                trace = self._trace(trace_id, now)
+                new = new_by_trace.setdefault(trace_id, [])
+            if self._store(trace, record, kind.agent):
+                new.append(record)
         out: list[AssembledTask] = []
         for trace_id, new in new_by_trace.items():
             trace = self._traces.get(trace_id)
-            if trace is not None:
+            if trace is not None and new:
                 out.extend(self._settle(trace_id, trace, new, now))
         out.extend(self._evict_over_cap())
         return out
@@ -143,10 +170,9 @@ class Assembler:
             trace.last_seen = max(trace.last_seen, now)
         return trace
 
-    def _store(self, trace: _Trace, record: SpanRecord) -> bool:
+    def _store(self, trace: _Trace, record: SpanRecord, is_agent: bool) -> bool:
         if record.span_id in trace.spans:
             return False  # a re-sent span
-        is_agent = conv.is_agent(record)
         # Over the cap, keep what decides a report (agent spans, local roots); drop the rest and say so.
         if len(trace.spans) >= self.settings.max_spans_per_trace and not (is_agent or record.is_local_root):
             trace.incomplete = True
@@ -182,7 +208,8 @@ class Assembler:
     def _settle(self, trace_id: int, trace: _Trace, new: list[SpanRecord], now: float) -> list[AssembledTask]:
         roots: set[int] = set()
         candidates = [s.span_id for s in new if s.span_id in trace.agents]
-        candidates.extend(sid for sid in trace.pending if sid not in candidates)
+        if trace.pending:
+            candidates.extend(sid for sid in trace.pending if sid not in candidates)
         for span_id in candidates:
             top, reached_root = self._top_agent(trace, span_id)
             span = trace.spans[span_id]
@@ -195,7 +222,7 @@ class Assembler:
                 roots.add(span_id)
             else:
                 trace.pending.setdefault(span_id, now)
-        for span in new:
+        for span in new if trace.reported else ():
             if span.span_id not in trace.agents:
                 top, _ = self._top_agent(trace, span.span_id)
                 if top is not None and top in trace.reported:
@@ -256,10 +283,9 @@ class Assembler:
         """The report of the task rooted at ``root_id``, or None when it equals the one already sent."""
         task = build_task(trace_id, trace.spans[root_id], self._subtree(trace, root_id), self.settings,
                           incomplete=trace.incomplete)
-        body = task.report.to_wire()
-        if trace.reported.get(root_id) == body:
+        if trace.reported.get(root_id) == task.body:
             return None
-        trace.reported[root_id] = body
+        trace.reported[root_id] = task.body
         return task
 
     @staticmethod
@@ -284,40 +310,72 @@ def build_task(trace_id: int, root: SpanRecord, subtree: list[SpanRecord], setti
                *, incomplete: bool = False) -> AssembledTask:
     """The task report of ``root`` and its subtree (root first, parents before children)."""
     incomplete = incomplete or bool(root.attributes.get(semconv.XPANDER_TASK_INCOMPLETE))
-    usage, last_llm = _usage(root, subtree)
-    tools = _used_tools(subtree)
+    calls_by_family, tools = _llm_calls_and_tools(subtree)
+    usage, last_llm = _usage(root, subtree, calls_by_family)
     name = conv.agent_name(root)
     result = (root.error_message or _error_type(root) or "error") if root.is_error else conv.task_result(root)
     if result is None and last_llm is not None and not root.is_error:
         result = conv.output_text(last_llm)
-    report = TaskReport(
-        id=conv.string_attribute(root, semconv.XPANDER_TASK_ID) or task_id_for(trace_id, root.span_id),
-        input=conv.task_input(root),
-        llm_response=_llm_response(trace_id, last_llm, incomplete),
-        tokens=Tokens(prompt_tokens=usage.prompt, completion_tokens=usage.completion,
-                      cache_read_tokens=usage.cache_read, cache_write_tokens=usage.cache_write),
-        is_success=not root.is_error,
-        result=result,
-        duration=max(0, root.end_ns - root.start_ns) / 1e9,
-        used_tools=tools,
-    )
-    return AssembledTask(_agent_id(root, name, settings), report, trace_id, root.span_id, name, incomplete)
+    body = {  # the fields of TaskReport, in its order (to_wire() keeps that order)
+        "id": conv.string_attribute(root, semconv.XPANDER_TASK_ID) or task_id_for(trace_id, root.span_id),
+        "input": conv.task_input(root),
+        "llm_response": _llm_response(trace_id, last_llm, incomplete),
+        "tokens": _tokens(usage),
+        "is_success": not root.is_error,
+        "result": result,
+        "duration": max(0, root.end_ns - root.start_ns) / 1e9,
+        "used_tools": tools,
+    }
+    return AssembledTask(_agent_id(root, name, settings), body, trace_id, root.span_id, name, incomplete)
 
 
-def _usage(root: SpanRecord, subtree: list[SpanRecord]) -> tuple[conv.Usage, SpanRecord | None]:
-    """Summed usage of the leaf LLM spans of one family (the first present), and the last LLM span."""
+def _tokens(usage: conv.Usage) -> dict[str, int]:
+    """``Tokens(...).model_dump()``: its fields in its order, the total being prompt + completion."""
+    return {"completion_tokens": usage.completion, "prompt_tokens": usage.prompt,
+            "cache_read_tokens": usage.cache_read, "cache_write_tokens": usage.cache_write,
+            "total_tokens": usage.prompt + usage.completion}
+
+
+def _llm_calls_and_tools(subtree: list[SpanRecord]) -> tuple[dict[str, list[SpanRecord]], list[str]]:
+    """The LLM call spans by token family, and the distinct tool names in first-use order."""
     by_family: dict[str, list[SpanRecord]] = {}
-    for span in subtree:
-        family = conv.llm_family(span)
-        if family is not None:
-            by_family.setdefault(family, []).append(span)
+    named: list[tuple[int, int, str]] = []
+    for i, span in enumerate(subtree):
+        kind = conv.kind(span)
+        if kind.llm_family is not None:
+            by_family.setdefault(kind.llm_family, []).append(span)
+        if kind.tool_name:
+            named.append((span.start_ns, i, kind.tool_name))
+    named.sort()
+    return by_family, list(dict.fromkeys(name for _, _, name in named))
+
+
+def _usage(root: SpanRecord, subtree: list[SpanRecord],
+           by_family: dict[str, list[SpanRecord]]) -> tuple[conv.Usage, SpanRecord | None]:
+    """Summed usage of the leaf LLM spans of one family (the first present), and the last LLM span."""
     family = next((f for f in conv.FAMILIES if f in by_family), None)
     if family is None:
         return conv.aggregate_usage(root), None
     calls = by_family[family]
-    # An LLM span with an LLM span of its family below it wraps the same call (two libraries): skip it.
-    by_id = {s.span_id: s for s in subtree}
+    leaves = _leaf_calls(root, subtree, calls)
+    prompt = completion = cache_read = cache_write = 0
+    for span in leaves:
+        usage = conv.kind(span).llm_usage
+        prompt += usage.prompt
+        completion += usage.completion
+        cache_read += usage.cache_read
+        cache_write += usage.cache_write
+    last = max(leaves, key=lambda s: (s.end_ns, s.start_ns))
+    return conv.Usage(prompt, completion, cache_read, cache_write), last
+
+
+def _leaf_calls(root: SpanRecord, subtree: list[SpanRecord], calls: list[SpanRecord]) -> list[SpanRecord]:
+    """The calls without a call of their family below: an LLM span with one below wraps the same call
+    (two libraries instrumenting it), so only the lowest counts."""
     call_ids = {s.span_id for s in calls}
+    if call_ids.isdisjoint(s.parent_id for s in subtree):
+        return calls  # no call has a child at all, so none has a call below it
+    by_id = {s.span_id: s for s in subtree}
     wrappers: set[int] = set()
     for span in calls:
         parent = by_id.get(span.parent_id) if span.span_id != root.span_id else None  # type: ignore[arg-type]
@@ -329,28 +387,13 @@ def _usage(root: SpanRecord, subtree: list[SpanRecord]) -> tuple[conv.Usage, Spa
             if parent.span_id == root.span_id:
                 break
             parent = by_id.get(parent.parent_id)  # type: ignore[arg-type]
-    leaves = [s for s in calls if s.span_id not in wrappers]
-    total = conv.Usage()
-    for span in leaves:
-        total = total + conv.llm_usage(span, family)
-    last = max(leaves, key=lambda s: (s.end_ns, s.start_ns))
-    return total, last
-
-
-def _used_tools(subtree: list[SpanRecord]) -> list[str]:
-    named = [(s.start_ns, i, name) for i, s in enumerate(subtree) if (name := conv.tool_name(s))]
-    tools: list[str] = []
-    for _, _, name in sorted(named):
-        if name not in tools:
-            tools.append(name)
-    return tools
+    return [s for s in calls if s.span_id not in wrappers]
 
 
 def _llm_response(trace_id: int, last: SpanRecord | None, incomplete: bool) -> dict[str, Any]:
     response: dict[str, Any] = {}
     if last is not None:
-        family = conv.llm_family(last) or conv.GENAI
-        usage = conv.llm_usage(last, family)
+        usage = conv.kind(last).llm_usage
         response = {
             "model": conv.model_name(last),
             "content": conv.output_text(last),

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import semconv
 from .spans import SpanRecord
@@ -24,16 +23,13 @@ _LLM_OPERATIONS = frozenset({semconv.OP_CHAT, semconv.OP_TEXT_COMPLETION, semcon
 _TRACELOOP_AGENT_KINDS = frozenset({semconv.TRACELOOP_KIND_AGENT, semconv.TRACELOOP_KIND_WORKFLOW})
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(NamedTuple):
+    """Token counts of one call or run (immutable; the assembler keeps one per buffered LLM span)."""
+
     prompt: int = 0
     completion: int = 0
     cache_read: int = 0
     cache_write: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(self.prompt + other.prompt, self.completion + other.completion,
-                     self.cache_read + other.cache_read, self.cache_write + other.cache_write)
 
     @property
     def is_empty(self) -> bool:
@@ -42,13 +38,45 @@ class Usage:
 
 # --- what a span is ------------------------------------------------------------------------------------
 
+class SpanKind(NamedTuple):
+    """What a span is under the accepted conventions (a span may be several things at once)."""
+
+    ignored: bool
+    agent: bool
+    llm_family: str | None
+    tool_name: str | None
+    llm_usage: Usage | None  # an LLM call's usage, read the way its family writes it
+
+
+# Builds a NamedTuple without its Python-level __new__ (a third of the cost of classifying a span).
+_new_tuple = tuple.__new__
+
+
+def kind(span: SpanRecord) -> SpanKind:
+    """The span's kind, worked out on first use and kept on the record (the assembler asks many times)."""
+    known = span._kind
+    if known is None:
+        known = span._kind = _classify(span.name, span.attributes)
+    return known
+
+
 def is_ignored(span: SpanRecord) -> bool:
     """Logfire's pending spans are placeholders of a span still open: the real one comes later."""
-    return span.attributes.get(semconv.LOGFIRE_SPAN_TYPE) == semconv.LOGFIRE_PENDING_SPAN
+    return kind(span).ignored
 
 
 def is_agent(span: SpanRecord) -> bool:
-    return is_agent_attributes(span.name, span.attributes)
+    return kind(span).agent
+
+
+def llm_family(span: SpanRecord) -> str | None:
+    """The token family of an LLM call span, or None when the span is no LLM call."""
+    return kind(span).llm_family
+
+
+def tool_name(span: SpanRecord) -> str | None:
+    """The tool's name when the span is a tool execution, else None."""
+    return kind(span).tool_name
 
 
 def is_agent_attributes(name: str, attrs: Mapping[str, Any]) -> bool:
@@ -61,34 +89,42 @@ def is_agent_attributes(name: str, attrs: Mapping[str, Any]) -> bool:
     )
 
 
-def llm_family(span: SpanRecord) -> str | None:
-    """The token family of an LLM call span, or None when the span is no LLM call."""
-    attrs = span.attributes
-    if attrs.get(semconv.OPERATION_NAME) in _LLM_OPERATIONS:
-        return GENAI
-    if attrs.get(semconv.OI_SPAN_KIND) == semconv.OI_KIND_LLM:
-        return OPENINFERENCE
-    if semconv.LLM_REQUEST_TYPE in attrs or semconv.LEGACY_USAGE_PROMPT_TOKENS in attrs:
-        return OPENLLMETRY
-    return None
-
-
-def tool_name(span: SpanRecord) -> str | None:
-    """The tool's name when the span is a tool execution, else None."""
-    attrs = span.attributes
-    is_tool = (
-        attrs.get(semconv.OPERATION_NAME) == semconv.OP_EXECUTE_TOOL
-        or attrs.get(semconv.OI_SPAN_KIND) == semconv.OI_KIND_TOOL
-        or attrs.get(semconv.TRACELOOP_SPAN_KIND) == semconv.TRACELOOP_KIND_TOOL
-        or (span.name == semconv.PYDANTIC_TOOL_SPAN and semconv.TOOL_NAME in attrs)
+def _classify(name: str, attrs: Mapping[str, Any]) -> SpanKind:
+    # One pass for every question: each convention's kind attribute is read once.
+    operation = attrs.get(semconv.OPERATION_NAME)
+    oi_kind = attrs.get(semconv.OI_SPAN_KIND)
+    traceloop_kind = attrs.get(semconv.TRACELOOP_SPAN_KIND)
+    agent = (
+        operation in _AGENT_OPERATIONS
+        or oi_kind == semconv.OI_KIND_AGENT
+        or traceloop_kind in _TRACELOOP_AGENT_KINDS
+        or (name == semconv.PYDANTIC_AGENT_RUN_SPAN and semconv.PYDANTIC_AGENT_NAME in attrs)
     )
-    if not is_tool:
-        return None
+    if operation in _LLM_OPERATIONS:
+        family = GENAI
+    elif oi_kind == semconv.OI_KIND_LLM:
+        family = OPENINFERENCE
+    elif semconv.LLM_REQUEST_TYPE in attrs or semconv.LEGACY_USAGE_PROMPT_TOKENS in attrs:
+        family = OPENLLMETRY
+    else:
+        family = None
+    is_tool = (
+        operation == semconv.OP_EXECUTE_TOOL
+        or oi_kind == semconv.OI_KIND_TOOL
+        or traceloop_kind == semconv.TRACELOOP_KIND_TOOL
+        or (name == semconv.PYDANTIC_TOOL_SPAN and semconv.TOOL_NAME in attrs)
+    )
+    ignored = attrs.get(semconv.LOGFIRE_SPAN_TYPE) == semconv.LOGFIRE_PENDING_SPAN
+    return _new_tuple(SpanKind, (ignored, agent, family, _tool_name(name, attrs) if is_tool else None,
+                                 _family_usage(attrs, family) if family is not None else None))
+
+
+def _tool_name(name: str, attrs: Mapping[str, Any]) -> str | None:
     for key in (semconv.TOOL_NAME, semconv.OI_TOOL_NAME, semconv.TRACELOOP_ENTITY_NAME):
-        name = attrs.get(key)
-        if isinstance(name, str) and name:
-            return name
-    return span.name.removeprefix(f"{semconv.OP_EXECUTE_TOOL} ") or None
+        tool = attrs.get(key)
+        if isinstance(tool, str) and tool:
+            return tool
+    return name.removeprefix(f"{semconv.OP_EXECUTE_TOOL} ") or None
 
 
 # --- usage ---------------------------------------------------------------------------------------------
@@ -106,11 +142,15 @@ _PYDANTIC_AGGREGATE_KEYS = (semconv.PYDANTIC_AGGREGATED_INPUT_TOKENS, semconv.PY
 
 def llm_usage(span: SpanRecord, family: str) -> Usage:
     """Usage of one LLM span read the way its family writes it."""
+    return _family_usage(span.attributes, family)
+
+
+def _family_usage(attrs: Mapping[str, Any], family: str) -> Usage:
     if family == OPENLLMETRY:
         # OpenLLMetry moved from prompt/completion to the GenAI input/output names over time.
-        legacy = _read_usage(span.attributes, _LEGACY_KEYS)
-        return legacy if not legacy.is_empty else _read_usage(span.attributes, _FAMILY_KEYS[GENAI])
-    return _read_usage(span.attributes, _FAMILY_KEYS[family])
+        legacy = _read_usage(attrs, _LEGACY_KEYS)
+        return legacy if not legacy.is_empty else _read_usage(attrs, _FAMILY_KEYS[GENAI])
+    return _read_usage(attrs, _FAMILY_KEYS[family])
 
 
 def aggregate_usage(span: SpanRecord) -> Usage:
@@ -131,11 +171,15 @@ def _read_usage(attrs: Mapping[str, Any], keys: tuple[str, str, str | None, str 
 
 def _count(value: Any) -> int:
     """A token count: non-negative int; anything else (bad data from another library) counts 0."""
+    if type(value) is int:  # the usual cases, first
+        return value if value > 0 else 0
+    if value is None:
+        return 0
     if isinstance(value, bool):
         return 0
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isdecimal():  # not isdigit(): int("¹") raises
         value = int(value)
     return value if isinstance(value, int) and value > 0 else 0
 

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,14 +39,20 @@ _MAX_ANCESTRY_NOTES = 100_000
 # Expiry walks every buffered trace, so export() runs it at most this often (the delivery worker's idle
 # tick runs it too); per batch it cost more than assembling a small batch once a few hundred traces are held.
 _EXPIRE_EVERY_S = 1.0
+# Batches export() has handed to the assembly thread and not yet assembled. Past this, export() waits for
+# room (up to _HANDOFF_WAIT_S, then assembles the batch itself): the batch processor's thread slows down
+# and its queue fills, rather than spans being lost here.
+_MAX_HANDED_OFF_BATCHES = 8
+_HANDOFF_WAIT_S = 1.0
 
 
 class XpanderSpanExporter(SpanExporter):
     """A span exporter that turns each finished agent run into one xpander task report.
 
-    ``export()`` assembles reports and writes them to a local SQLite spool; a background worker delivers
-    them (retries, backoff, replay after a crash). It never raises into the application and never
-    waits on the network. A bad configuration is logged once and the exporter then does nothing.
+    ``export()`` hands each batch to the exporter's assembly thread, which turns it into reports and writes
+    them to a local SQLite spool; a background worker delivers them (retries, backoff, replay after a
+    crash). It never raises into the application and never waits on the network. A bad configuration is
+    logged once and the exporter then does nothing.
     """
 
     def __init__(
@@ -63,12 +70,18 @@ class XpanderSpanExporter(SpanExporter):
         retry_policy: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the assembler: one batch at a time
+        # The notes below come from the application's threads, which must not wait for a batch's assembly.
+        self._notes_lock = threading.Lock()
         self._lost_traces: set[int] = set()
         self._lost_unknown = False
         self._ancestry: dict[int, bool] = {}
         self._awaited_roots: set[int] = set()  # task roots that ended and should be exported early
         self._last_expire = 0.0
+        self._handed_off: deque[list[ReadableSpan]] = deque()  # export() -> the assembly thread
+        self._handoff = threading.Condition()
+        self._unassembled = 0  # batches handed off and not assembled yet (queued or in progress)
+        self._assembly_thread: threading.Thread | None = None
         self._provider: Any = None
         self._own_processor: BatchSpanProcessor | None = None  # set by XpanderSpanProcessor
         self._unaddressed_logged: set[str] = set()
@@ -97,6 +110,7 @@ class XpanderSpanExporter(SpanExporter):
                 request_timeout_s=request_timeout_s, transport=transport, on_idle=self._tick)
             self._delivery = self._new_delivery()
             self._pid = os.getpid()
+            self._start_assembly_thread()  # now, so that no export() waits for a thread to start
             _forget_locks_in_forked_children(self)
             if watch_global_provider:
                 self._watch_global_provider()
@@ -108,10 +122,6 @@ class XpanderSpanExporter(SpanExporter):
     def enabled(self) -> bool:
         return self._delivery is not None and not self._shut_down
 
-    @property
-    def spool(self) -> Spool | None:
-        return self._delivery.spool if self._delivery is not None else None
-
     # --- SpanExporter ----------------------------------------------------------------------------------
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
@@ -119,13 +129,12 @@ class XpanderSpanExporter(SpanExporter):
             return SpanExportResult.SUCCESS
         try:
             self._for_this_process()
-            with self._lock:
-                records = [SpanRecord.from_readable_span(s, self._ancestry.pop(s.context.span_id, None))
-                           for s in spans]
-                if self._awaited_roots:
-                    self._awaited_roots.difference_update(r.span_id for r in records)
-                tasks = self._assemble(records)
-            self._deliver(tasks)
+            if not all(isinstance(s, ReadableSpan) for s in spans):
+                raise TypeError("export() takes SDK ReadableSpans")
+            if self._awaited_roots:
+                self._note_exported_roots(spans)
+            if not self._hand_off(spans):
+                self._assemble_batch(spans)  # the assembly thread is stuck: do its work, lose nothing
         except Exception:
             log.exception("xpander-otel could not turn %d span(s) into task reports", len(spans))
             return SpanExportResult.FAILURE
@@ -134,27 +143,40 @@ class XpanderSpanExporter(SpanExporter):
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         if not self.enabled:
             return True
+        deadline = time.monotonic() + timeout_millis / 1000
         self._for_this_process()
-        self._tick()
-        return self._delivery.force_flush(timeout_millis / 1000)
+        self._tick()  # may hand off the batch of a task root that just ended
+        assembled = self._wait_assembled(timeout_millis / 1000)
+        return self._delivery.force_flush(max(0.0, deadline - time.monotonic())) and assembled
 
     def shutdown(self, timeout_millis: float = 30_000) -> None:
         if not self.enabled:
             return
+        deadline = time.monotonic() + min(timeout_millis / 1000, self._shutdown_wait_s)
         try:
+            self._wait_assembled(timeout_millis / 1000)
+            self._stop_assembly_thread()
             with self._lock:
                 tasks = self._assembler.flush()
             self._deliver(tasks)
         except Exception:
             log.exception("xpander-otel could not report the runs still open at shutdown")
         self._shut_down = True
-        self._delivery.shutdown(min(timeout_millis / 1000, self._shutdown_wait_s))
+        self._delivery.shutdown(max(0.0, deadline - time.monotonic()))
+
+    @property
+    def spool(self) -> Spool | None:
+        """The spool, once the batches already given to ``export()`` are in it (waits 5 s at most)."""
+        if self._delivery is None:
+            return None
+        self._wait_assembled(5.0)
+        return self._delivery.spool
 
     # --- what the watching span processor tells us -----------------------------------------------------
 
     def note_lost_span(self, trace_id: int | None) -> None:
         """A span processor dropped a span of ``trace_id`` (None: of an unknown trace)."""
-        with self._lock:
+        with self._notes_lock:
             if trace_id is None:
                 self._lost_unknown = True
             else:
@@ -162,8 +184,8 @@ class XpanderSpanExporter(SpanExporter):
 
     def note_ancestry(self, span_id: int, agent_ancestor: bool) -> None:
         """Whether an agent span was open above ``span_id`` when it started (seen by a span processor)."""
-        # No lock: this runs on the application's thread at every span end, and export() holds the lock while
-        # it assembles a batch. A dict's set, pop and clear are atomic on their own.
+        # No lock: this runs on the application's thread at every span end, and the assembly thread pops
+        # the notes while it converts a batch. A dict's set, pop and clear are atomic on their own.
         if len(self._ancestry) >= _MAX_ANCESTRY_NOTES:
             self._ancestry.clear()
         self._ancestry[span_id] = agent_ancestor
@@ -172,28 +194,103 @@ class XpanderSpanExporter(SpanExporter):
         """A task root just ended: have the batch processor that wraps us export it now, not in 5 s."""
         if not self.enabled:
             return
-        with self._lock:
+        with self._notes_lock:
             self._awaited_roots.add(span_id)
         self._delivery.request_idle_call()
 
     # --- internals -------------------------------------------------------------------------------------
 
     def _for_this_process(self) -> None:
-        """A forked child shares neither the parent's sender threads nor its SQLite connection."""
+        """A forked child shares neither the parent's threads nor its SQLite connection."""
         if self._pid != os.getpid():
             self._pid = os.getpid()
             self._delivery = self._new_delivery()
 
+    # --- the assembly thread ---------------------------------------------------------------------------
+
+    def _hand_off(self, spans: Sequence[ReadableSpan]) -> bool:
+        """Queue a batch for the assembly thread, waiting while it is full; False if it stayed full."""
+        with self._handoff:
+            if not self._handoff.wait_for(lambda: len(self._handed_off) < _MAX_HANDED_OFF_BATCHES,
+                                          _HANDOFF_WAIT_S):
+                return False
+            if self._assembly_thread is None:  # a forked child's first batch
+                self._start_assembly_thread()
+            self._handed_off.append(list(spans))  # the caller may reuse its sequence
+            self._unassembled += 1
+            self._handoff.notify()
+        return True
+
+    def _start_assembly_thread(self) -> None:
+        self._assembly_thread = threading.Thread(target=self._assemble_handed_off, name="xpander-otel-assembly",
+                                                 daemon=True)
+        self._assembly_thread.start()
+
+    def _assemble_handed_off(self) -> None:
+        while True:
+            with self._handoff:
+                while not self._handed_off and self._assembly_thread is threading.current_thread():
+                    self._handoff.wait()
+                if not self._handed_off:
+                    return  # stopped, and nothing is left
+                spans = self._handed_off.popleft()
+                self._handoff.notify_all()  # room for an export() waiting to hand off
+            try:
+                self._assemble_batch(spans)
+            except Exception:
+                log.exception("xpander-otel could not turn %d span(s) into task reports", len(spans))
+            finally:
+                with self._handoff:
+                    self._unassembled -= 1
+                    self._handoff.notify_all()
+
+    def _wait_assembled(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until every handed-off batch is assembled and its reports spooled."""
+        deadline = time.monotonic() + timeout_s
+        with self._handoff:
+            while self._unassembled:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._handoff.wait(remaining)
+        return True
+
+    def _stop_assembly_thread(self) -> None:
+        with self._handoff:
+            thread, self._assembly_thread = self._assembly_thread, None
+            self._handoff.notify_all()
+        if thread is not None:
+            thread.join(timeout=1.0)
+
+    def _forget_handed_off(self) -> None:
+        """In a forked child: the parent assembles its own batches; this process starts afresh."""
+        self._handoff = threading.Condition()
+        self._handed_off = deque()
+        self._unassembled = 0
+        self._assembly_thread = None
+
+    def _assemble_batch(self, spans: Sequence[ReadableSpan]) -> None:
+        ancestry = self._ancestry
+        with self._lock:
+            records = [SpanRecord.from_readable_span(s, ancestry.pop(s.context.span_id, None)) for s in spans]
+            tasks = self._assemble(records)
+        self._deliver(tasks)
+
+    def _note_exported_roots(self, spans: Sequence[ReadableSpan]) -> None:
+        with self._notes_lock:
+            self._awaited_roots.difference_update(s.context.span_id for s in spans)
+
     def _assemble(self, records: list[SpanRecord]) -> list[AssembledTask]:
         now = time.monotonic()
         assembler = self._assembler
-        if self._lost_unknown:
+        with self._notes_lock:
+            lost, self._lost_traces = self._lost_traces, set()
+            lost_unknown, self._lost_unknown = self._lost_unknown, False
+        if lost_unknown:
             # A span was lost but we do not know its trace: every trace in this batch may be short of one.
-            self._lost_traces.update(r.trace_id for r in records)
-            self._lost_unknown = False
-        for trace_id in self._lost_traces:
+            lost.update(r.trace_id for r in records)
+        for trace_id in lost:
             assembler.mark_incomplete(trace_id, now)
-        self._lost_traces.clear()
         tasks = assembler.add(records, now)
         if now - self._last_expire >= _EXPIRE_EVERY_S:
             self._last_expire = now
@@ -218,7 +315,7 @@ class XpanderSpanExporter(SpanExporter):
             processor.force_flush()
             if self._awaited_roots:
                 time.sleep(0.01)
-        with self._lock:
+        with self._notes_lock:
             self._awaited_roots.clear()
 
     def _wrapping_processor(self) -> BatchSpanProcessor | None:
@@ -270,6 +367,8 @@ def _forget_locks_in_forked_children(exporter: XpanderSpanExporter) -> None:
         alive = ref()
         if alive is not None:
             alive._lock = threading.Lock()
+            alive._notes_lock = threading.Lock()
+            alive._forget_handed_off()
 
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=reinit)

@@ -14,15 +14,20 @@ from typing import Any
 from opentelemetry.trace import StatusCode
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
+_ERROR = StatusCode.ERROR  # an enum member read from the class costs more than the rest of the test
 # Exception events carry the user's error text (the status description is often empty).
 _EXCEPTION_EVENT = "exception"
 _EXCEPTION_MESSAGE = "exception.message"
 _EXCEPTION_TYPE = "exception.type"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SpanRecord:
     """One finished span. Ids are ints (as in the SDK); ``parent_id`` is None for a trace root.
+
+    Records are never changed once made (treat them as frozen). The dataclass is not ``frozen=True``
+    because a frozen ``__init__`` sets each field through ``object.__setattr__``, which doubled the cost
+    of making one; the exporter makes one per span.
 
     ``parent_is_remote`` marks a local root under a remote parent (a request from another service), and
     ``agent_ancestor`` says whether an agent span was open above this one when it started, when the source
@@ -41,6 +46,8 @@ class SpanRecord:
     resource: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     parent_is_remote: bool = False
     agent_ancestor: bool | None = None
+    # ``conventions.kind`` keeps its reading of the span here: a cache, not part of the record's value.
+    _kind: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_local_root(self) -> bool:
@@ -52,22 +59,37 @@ class SpanRecord:
         context = span.context
         parent = span.parent
         status = span.status
-        is_error = status is not None and status.status_code is StatusCode.ERROR
+        start_ns = span.start_time or 0
+        is_error = status is not None and status.status_code is _ERROR
+        resource = span.resource
+        # Positional: with twelve fields, a keyword call cost as much as the rest of the conversion.
         return cls(
-            trace_id=context.trace_id,
-            span_id=context.span_id,
-            parent_id=parent.span_id if parent is not None else None,
-            name=span.name,
-            start_ns=span.start_time or 0,
-            end_ns=span.end_time or span.start_time or 0,
-            is_error=is_error,
-            error_message=_error_message(status.description if status else None, span.events) if is_error
-            else None,
-            attributes=_plain_dict(span.attributes),
-            resource=span.resource.attributes if span.resource is not None else _EMPTY,
-            parent_is_remote=bool(parent is not None and parent.is_remote),
-            agent_ancestor=agent_ancestor,
+            context.trace_id,                                    # trace_id
+            context.span_id,                                     # span_id
+            parent.span_id if parent is not None else None,      # parent_id
+            span.name,                                           # name
+            start_ns,                                            # start_ns
+            span.end_time or start_ns,                           # end_ns
+            is_error,                                            # is_error
+            _error_message(status.description, span.events) if is_error else None,  # error_message
+            _ended_span_attributes(span),                        # attributes
+            resource.attributes if resource is not None else _EMPTY,  # resource
+            parent is not None and parent.is_remote,             # parent_is_remote
+            agent_ancestor,                                      # agent_ancestor
         )
+
+
+def _ended_span_attributes(span: Any) -> Mapping[str, Any]:
+    """The attributes of an ended SDK span, shared rather than copied when the SDK allows it.
+
+    ``span.attributes`` wraps the SDK's ``BoundedAttributes`` in a new proxy whose every read takes a lock,
+    and copying it cost a third of a record. Once a span has ended the SDK changes its attributes no more
+    (``set_attribute`` on an ended span is refused), so the dict inside can be shared as it is.
+    """
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return inner or _EMPTY
+    return _plain_dict(span.attributes)
 
 
 def _plain_dict(attributes: Mapping[str, Any] | None) -> Mapping[str, Any]:

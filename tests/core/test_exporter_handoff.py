@@ -1,0 +1,110 @@
+"""XpanderSpanExporter.export() hands batches to the exporter's assembly thread: it returns before they are
+assembled, waits when that thread is behind, and loses nothing on the way."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+from _exporter_support import weather_run
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from xpander_otel import Configuration
+from xpander_otel.exporter import XpanderSpanExporter
+from xpander_otel.exporter import exporter as exporter_module
+
+
+def runs(count: int) -> list[list]:
+    """``count`` weather runs made through the SDK, one list of finished spans per run."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    out = []
+    for n in range(count):
+        weather_run(provider.get_tracer("test"), question=f"question {n}")
+        out.append(list(memory.get_finished_spans()))
+        memory.clear()
+    provider.shutdown()
+    return out
+
+
+@pytest.fixture
+def posted():
+    return []
+
+
+@pytest.fixture
+def exporter(tmp_path, posted):
+    def answer(request: httpx.Request) -> httpx.Response:
+        posted.append(json.loads(request.content))
+        return httpx.Response(200, json={})
+
+    exp = XpanderSpanExporter(configuration=Configuration(api_key="xpk-test-0123456789", base_url="http://x.test"),
+                              spool_path=tmp_path / "spool.sqlite3", watch_global_provider=False,
+                              transport=httpx.MockTransport(answer))
+    yield exp
+    exp.shutdown(2000)
+
+
+def block(obj, name: str, calls: int = 1) -> threading.Event:
+    """Make the first ``calls`` calls of ``obj.name`` wait until the returned event is set."""
+    original = getattr(obj, name)
+    release = threading.Event()
+    blocked = iter(range(calls))
+
+    def wrapper(*args, **kwargs):
+        if next(blocked, None) is not None:
+            release.wait(10)
+        return original(*args, **kwargs)
+
+    setattr(obj, name, wrapper)
+    return release
+
+
+def test_export_returns_before_the_batch_is_assembled(exporter, posted):
+    release = block(exporter._assembler, "add")
+    [spans] = runs(1)
+    started = time.perf_counter()
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    assert time.perf_counter() - started < 0.5
+    assert exporter._delivery.spool.count() == 0  # still with the assembly thread
+    release.set()
+    assert exporter.force_flush(5000)
+    assert [body["input"] for body in posted] == ["question 0"]
+
+
+def test_a_full_hand_off_slows_export_down_and_loses_nothing(exporter, posted, monkeypatch):
+    monkeypatch.setattr(exporter_module, "_HANDOFF_WAIT_S", 0.05)
+    release = block(exporter._delivery, "submit")  # the assembly thread stalls spooling its first batch
+    batches = runs(exporter_module._MAX_HANDED_OFF_BATCHES + 3)
+    exporter.export(batches[0])
+    deadline = time.monotonic() + 5
+    while exporter._handed_off and time.monotonic() < deadline:  # the thread took it, then stalled
+        time.sleep(0.01)
+    for spans in batches[1:-2]:
+        started = time.perf_counter()
+        exporter.export(spans)
+        assert time.perf_counter() - started < 0.04  # room in the hand-off: no wait
+    started = time.perf_counter()
+    for spans in batches[-2:]:  # no room: each waits, then is assembled by export() itself
+        assert exporter.export(spans) is SpanExportResult.SUCCESS
+    assert time.perf_counter() - started >= 0.1
+    release.set()
+    assert exporter.force_flush(10_000)
+    assert sorted(body["input"] for body in posted) == sorted(f"question {n}" for n in range(len(batches)))
+
+
+def test_shutdown_reports_the_batches_still_handed_off(exporter, posted):
+    release = block(exporter._assembler, "add")
+    batches = runs(3)
+    for spans in batches:
+        exporter.export(spans)
+    assert exporter._unassembled == 3  # all still with the assembly thread
+    threading.Timer(0.1, release.set).start()
+    exporter.shutdown(5000)
+    assert sorted(body["input"] for body in posted) == ["question 0", "question 1", "question 2"]
