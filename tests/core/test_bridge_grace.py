@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from xpander_otel.bridge.grace import GraceWindow
@@ -65,6 +66,48 @@ def test_released_trace_memory_is_bounded():
     for trace_id in range(5):
         w.add([Span(trace_id, "r")], now=0.0)
     assert list(w._released) == [3, 4]
+
+
+class CountingDict(OrderedDict):
+    """Counts the held traces ``expire`` looks at."""
+
+    visited = 0
+
+    def items(self):
+        for item in super().items():
+            self.visited += 1
+            yield item
+
+
+def test_expire_looks_only_at_traces_that_are_due():
+    w = window(grace_s=1.0, max_hold_s=30.0)
+    w._held = CountingDict()
+    w.add([Span(n, "waiting") for n in range(1_000)], now=0.0)
+    root = Span(1_000, "root", anchor=True)
+    w.add([root], now=0.5)
+    assert w.expire(now=1.5) == [root]
+    assert w._held.visited <= 1  # the oldest held trace, not all 1,000
+    assert w.held_spans == 1_000
+
+
+def test_traces_due_together_come_out_in_arrival_order():
+    w = window(grace_s=1.0, max_hold_s=2.0)
+    old_child, young_root, old_root = Span(1, "chat"), Span(2, "root", anchor=True), Span(1, "root", anchor=True)
+    w.add([old_child], now=0.0)
+    w.add([young_root], now=0.5)
+    w.add([old_root], now=0.6)  # its deadline is later than the young trace's
+    assert w.expire(now=3.0) == [old_child, old_root, young_root]
+
+
+def test_a_trace_held_again_after_being_forgotten_keeps_no_old_deadline():
+    w = GraceWindow(grace_s=1.0, max_hold_s=2.0, is_anchor=lambda span: span.anchor, remember=0)
+    w.add([Span(1, "chat")], now=0.0)
+    w.add([Span(1, "root", anchor=True)], now=1.5)  # deadline 2.5, but max_hold releases it at 2.0
+    assert len(w.expire(now=2.0)) == 2
+    late = Span(1, "late chat")
+    w.add([late], now=2.1)  # forgotten (remember=0): held again, without an anchor
+    assert w.expire(now=2.5) == []
+    assert w.expire(now=4.2) == [late]
 
 
 def test_metrics_render_prometheus_text():

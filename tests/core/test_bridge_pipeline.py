@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 
@@ -17,10 +18,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from _servers import Reply, ServerThread
 from xpander_otel.bridge.limits import ReceiverLimits
-from xpander_otel.bridge.pipeline import PipelineSettings
-from xpander_otel.bridge.server import BridgeOptions, build_pipeline, create_bridge_app
+from xpander_otel.bridge.local import StoreDelivery
+from xpander_otel.bridge.pipeline import BridgePipeline, PipelineSettings
+from xpander_otel.bridge.server import (
+    GC_THRESHOLDS,
+    BridgeOptions,
+    build_pipeline,
+    create_bridge_app,
+    tune_gc,
+)
 from xpander_otel.config import Configuration
-from xpander_otel.exporter.assembler import task_id_for
+from xpander_otel.exporter.assembler import Assembler, AssemblerSettings, task_id_for
 from xpander_otel.exporter.spans import trace_id_hex
 
 PROTOBUF = {"content-type": "application/x-protobuf"}
@@ -198,3 +206,50 @@ def test_default_spool_is_the_bridges_own_file_sized_above_the_backpressure_limi
         assert pipeline.delivery.spool.max_rows == 600
     finally:
         pipeline.close(timeout_s=1)
+
+
+class CountingSpool:
+    def __init__(self) -> None:
+        self.counts = 0
+
+    def count(self) -> int:
+        self.counts += 1
+        return 0
+
+
+class CountingAssembler(Assembler):
+    expires = 0
+
+    def expire(self, now: float) -> list:
+        self.expires += 1
+        return super().expire(now)
+
+
+def test_expiry_and_the_spool_count_run_once_a_tick_not_once_a_batch():
+    delivery = StoreDelivery(lambda agent_id, report: None)
+    delivery.spool = CountingSpool()
+    assembler = CountingAssembler(AssemblerSettings(default_agent_id="agent-1"))
+    pipeline = BridgePipeline(assembler, delivery, PipelineSettings(grace_s=0, tick_s=3600), clock=lambda: 100.0)
+    try:
+        request = encode_spans(weather_spans())
+        for _ in range(20):
+            assert pipeline.ingest(request).accepted
+            deadline = time.monotonic() + 5
+            while pipeline.pending_spans:
+                assert time.monotonic() < deadline
+                time.sleep(0.001)
+        assert pipeline.metrics.value("spans_received") == 80
+        assert (assembler.expires, delivery.spool.counts) == (1, 1)
+    finally:
+        pipeline.close(timeout_s=2)
+
+
+def test_the_bridge_process_collects_garbage_less_often():
+    thresholds = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS and GC_THRESHOLDS[0] > thresholds[0]
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

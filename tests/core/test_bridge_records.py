@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 from _exporter_support import weather_run
 from opentelemetry import context, trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -11,8 +14,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from xpander_otel.bridge.otlp_records import records_from_request
+from xpander_otel import semconv
+from xpander_otel.bridge.otlp_records import ASSEMBLER_KEYS, records_from_request
 from xpander_otel.bridge.pipeline import ingest_records
+from xpander_otel.exporter import assembler as assembler_module
+from xpander_otel.exporter import conventions
+from xpander_otel.exporter.assembler import Assembler, AssemblerSettings
 from xpander_otel.exporter.spans import SpanRecord
 
 
@@ -84,3 +91,62 @@ def test_ingest_records_hands_records_to_a_sink_and_reports_rejections():
     assert result.error_message == "1 span(s) rejected: span_id must be 8 bytes and not all zero"
     assert len(received[0]) == 3
     assert ingest_records(lambda records: False)(request).accepted is False
+
+
+def other_conventions_run(tracer) -> None:
+    """OpenInference and OpenLLMetry runs, a failing run, and attributes the assembler never reads."""
+    noise = {"http.method": "POST", "server.address": "api.openai.com", "llm.input_messages.0.message.content": "hi"}
+    with tracer.start_as_current_span("Agent.run", attributes={
+            semconv.OI_SPAN_KIND: "AGENT", semconv.OI_INPUT_VALUE: "Weather?", semconv.OI_OUTPUT_VALUE: "Sunny.",
+            **noise}):
+        with tracer.start_as_current_span("ChatCompletion", attributes={
+                semconv.OI_SPAN_KIND: "LLM", semconv.OI_TOKEN_PROMPT: 50, semconv.OI_TOKEN_COMPLETION: 10,
+                semconv.OI_TOKEN_CACHE_READ: 7, semconv.OI_MODEL_NAME: "gpt-4o", **noise}):
+            pass
+        with tracer.start_as_current_span("get_weather", attributes={
+                semconv.OI_SPAN_KIND: "TOOL", semconv.OI_TOOL_NAME: "get_weather", **noise}):
+            pass
+    workflow = {semconv.TRACELOOP_SPAN_KIND: "workflow", semconv.TRACELOOP_ENTITY_NAME: "weather",
+                semconv.TRACELOOP_ENTITY_INPUT: '{"q": 1}', "traceloop.association.properties.user": "u"}
+    call = {semconv.LLM_REQUEST_TYPE: "chat", semconv.LEGACY_USAGE_PROMPT_TOKENS: 5,
+            semconv.LEGACY_USAGE_COMPLETION_TOKENS: 2, **noise}
+    with tracer.start_as_current_span("weather.workflow", attributes=workflow), \
+            tracer.start_as_current_span("openai.chat", attributes=call):
+        pass
+    weather_run(tracer, fail=True)
+
+
+def reports(records: list[SpanRecord]) -> list[tuple]:
+    assembler = Assembler(AssemblerSettings(default_agent_id="agent-1"))
+    tasks = assembler.add(records, now=0.0) + assembler.flush()
+    return [(task.agent_id, task.report.to_wire()) for task in tasks]
+
+
+def test_keeping_only_the_assembler_keys_gives_the_same_reports():
+    request = encode_spans(finished_spans(weather_run) + finished_spans(other_conventions_run))
+    full = records_from_request(request)
+    lean = records_from_request(request, keep=ASSEMBLER_KEYS)
+    assert len(reports(full.records)) == 4
+    assert reports(lean.records) == reports(full.records)
+    assert all(set(r.attributes) <= ASSEMBLER_KEYS and not r.resource for r in lean.records)
+    assert not any("http.method" in r.attributes for r in lean.records)
+    assert [r.error_message for r in lean.records] == [r.error_message for r in full.records]
+
+
+def attribute_names_read_by(module) -> set[str]:
+    """The attribute names a module reads: its ``semconv.NAME`` constants and ``attributes.get("name")``."""
+    source = Path(module.__file__).read_text()
+    values = {getattr(semconv, name) for name in re.findall(r"semconv\.([A-Z_]+)", source)}
+    return values | set(re.findall(r"attributes\.get\(\"([^\"]+)\"\)", source))
+
+
+def test_assembler_keys_cover_every_attribute_the_assembler_reads():
+    # Constants that are values or span names, not attribute names.
+    not_keys = {semconv.OP_INVOKE_AGENT, semconv.OP_INVOKE_WORKFLOW, semconv.OP_CHAT, semconv.OP_TEXT_COMPLETION,
+                semconv.OP_GENERATE_CONTENT, semconv.OP_EXECUTE_TOOL, semconv.OI_KIND_AGENT, semconv.OI_KIND_LLM,
+                semconv.OI_KIND_TOOL, semconv.TRACELOOP_KIND_AGENT, semconv.TRACELOOP_KIND_WORKFLOW,
+                semconv.TRACELOOP_KIND_TOOL, semconv.PYDANTIC_AGENT_RUN_SPAN, semconv.PYDANTIC_TOOL_SPAN,
+                semconv.LOGFIRE_PENDING_SPAN}
+    read = attribute_names_read_by(conventions) | attribute_names_read_by(assembler_module)
+    assert "error.type" in read and semconv.OI_TOKEN_CACHE_WRITE in read
+    assert sorted(read - not_keys - ASSEMBLER_KEYS) == []

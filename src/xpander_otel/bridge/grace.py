@@ -10,6 +10,8 @@ Pure and single-threaded: time arrives as ``now`` (seconds, monotonic).
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Generic, Protocol, TypeVar
@@ -24,11 +26,12 @@ R = TypeVar("R", bound=_HasTraceId)
 
 
 class _Held(Generic[R]):
-    __slots__ = ("deadline", "first_seen", "spans")
+    __slots__ = ("deadline", "first_seen", "order", "spans")
 
-    def __init__(self, now: float) -> None:
+    def __init__(self, now: float, order: int) -> None:
         self.spans: list[R] = []
         self.first_seen = now
+        self.order = order  # arrival order, so that traces due together are released oldest first
         self.deadline: float | None = None
 
 
@@ -49,7 +52,11 @@ class GraceWindow(Generic[R]):
         self.grace_s = grace_s
         self.max_hold_s = max(max_hold_s, grace_s)
         self._is_anchor = is_anchor
-        self._held: OrderedDict[int, _Held[R]] = OrderedDict()
+        self._held: OrderedDict[int, _Held[R]] = OrderedDict()  # in arrival order
+        # (deadline, trace id) of held traces whose anchor arrived: expire() looks only at those due,
+        # not at every held trace (tens of thousands at a high span rate).
+        self._deadlines: list[tuple[float, int]] = []
+        self._arrivals = itertools.count()
         self._released: OrderedDict[int, None] = OrderedDict()
         self._remember = remember
         self.held_spans = 0
@@ -68,23 +75,34 @@ class GraceWindow(Generic[R]):
                 continue
             held = self._held.get(trace_id)
             if held is None:
-                held = self._held[trace_id] = _Held(now)
+                held = self._held[trace_id] = _Held(now, next(self._arrivals))
             held.spans.append(record)
             self.held_spans += 1
             if held.deadline is None and self._is_anchor(record):
                 held.deadline = now + self.grace_s
+                heapq.heappush(self._deadlines, (held.deadline, trace_id))
         if self.grace_s <= 0:
             passing.extend(self.expire(now))
         return passing
 
     def expire(self, now: float) -> list[R]:
         """The spans of every trace whose window is over, oldest trace first."""
-        due = [trace_id for trace_id, held in self._held.items()
-               if (held.deadline is not None and now >= held.deadline) or now - held.first_seen >= self.max_hold_s]
-        return self._release(due)
+        due: dict[int, _Held[R]] = {}
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            deadline, trace_id = heapq.heappop(deadlines)
+            held = self._held.get(trace_id)
+            if held is not None and held.deadline == deadline:  # else released already (max_hold_s, flush)
+                due[trace_id] = held
+        for trace_id, held in self._held.items():  # arrival order: the first one still young ends the scan
+            if now - held.first_seen < self.max_hold_s:
+                break
+            due[trace_id] = held
+        return self._release(sorted(due, key=lambda trace_id: due[trace_id].order))
 
     def flush(self) -> list[R]:
         """Release everything (shutdown: nothing more will arrive)."""
+        self._deadlines.clear()
         return self._release(list(self._held))
 
     def _release(self, trace_ids: list[int]) -> list[R]:

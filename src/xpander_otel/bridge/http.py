@@ -48,10 +48,16 @@ def create_otlp_routes(
             return _error(exc.status, str(exc), JSON)
         encoding = request.headers.get("content-encoding")
 
-        def decode_and_ingest(body: bytes) -> IngestResult:
+        def decode_and_ingest(body: bytes) -> IngestResult | PayloadError:
             # Off the event loop: inflating and parsing a large body takes milliseconds of CPU.
-            payload = decode_content(body, encoding, limits.max_decompressed_bytes)
-            return ingest(parse_request(payload, kind))
+            try:
+                payload = decode_content(body, encoding, limits.max_decompressed_bytes)
+                return ingest(parse_request(payload, kind))
+            except PayloadError as exc:
+                # Returned without its traceback: raised through the thread pool, the traceback's frames
+                # (holding the body and what it inflated to) end in a reference cycle that lives until the
+                # next full garbage collection.
+                return exc.with_traceback(None)
 
         try:
             body = await _read_body(request, limits.max_body_bytes)
@@ -60,6 +66,8 @@ def create_otlp_routes(
             return _error(exc.status, str(exc), kind)
         except ClientDisconnect:
             return Response(status_code=400)
+        if isinstance(result, PayloadError):
+            return _error(result.status, str(result), kind)
         if not result.accepted:
             return _error(503, result.error_message, kind, {"Retry-After": str(limits.retry_after_seconds)})
         response = export_response(result.rejected_spans, result.error_message)

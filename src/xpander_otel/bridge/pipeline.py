@@ -24,7 +24,7 @@ from ..exporter.spans import SpanRecord
 from ..models import TaskReport
 from .grace import GraceWindow
 from .metrics import Metrics
-from .otlp_records import Converted, records_from_request
+from .otlp_records import ASSEMBLER_KEYS, Converted, records_from_request
 from .receiver import BUSY, IngestResult
 
 log = llm_keys.get_logger(__name__)
@@ -89,12 +89,13 @@ class BridgePipeline:
     # --- what the receivers call -----------------------------------------------------------------------
 
     def ingest(self, request: ExportTraceServiceRequest) -> IngestResult:
-        converted = records_from_request(request)
+        converted = records_from_request(request, keep=ASSEMBLER_KEYS)
         if converted.records and not self.offer(converted.records):
             self.metrics.count("requests_refused_busy")
             return BUSY
         self.metrics.count("spans_received", len(converted.records))
-        self.metrics.count("spans_rejected", converted.rejected)
+        if converted.rejected:
+            self.metrics.count("spans_rejected", converted.rejected)
         return _accepted(converted)
 
     def offer(self, records: list[SpanRecord]) -> bool:
@@ -133,6 +134,7 @@ class BridgePipeline:
     # --- the worker ------------------------------------------------------------------------------------
 
     def _run(self) -> None:
+        last_tick = float("-inf")
         while True:
             with self._lock:
                 if not self._queue and not self._stopping:
@@ -140,26 +142,31 @@ class BridgePipeline:
                 batches = list(self._queue)
                 self._queue.clear()
                 stopping = self._stopping
+            # Expiry and the spool count look at every open trace and spool row: once a tick, not per batch.
+            now = self._clock()
+            tick = stopping or now - last_tick >= self.settings.tick_s
             try:
-                self._assemble(batches)
-                self._spooled = self._spool_count()
+                self._assemble(batches, now, expire=tick)
+                if tick:
+                    last_tick = now
+                    self._spooled = self._spool_count()
             except Exception:  # a bad span must not stop the bridge; the next batch goes on
                 log.exception("xpander bridge could not assemble %d batch(es)", len(batches))
             if stopping:
                 return
 
-    def _assemble(self, batches: list[list[SpanRecord]]) -> None:
-        now = self._clock()
+    def _assemble(self, batches: list[list[SpanRecord]], now: float, *, expire: bool = True) -> None:
         passing: list[SpanRecord] = []
         with self._lock:  # so that pending_spans never misses spans moving from the window to the assembler
             self._queued_spans -= sum(len(b) for b in batches)
             for batch in batches:
                 passing.extend(self._grace.add(batch, now))
-            passing.extend(self._grace.expire(now))
+            if expire:
+                passing.extend(self._grace.expire(now))
             self._assembling = len(passing)
         try:
             tasks = self.assembler.add(passing, now) if passing else []
-            self._deliver(tasks + self.assembler.expire(now))
+            self._deliver(tasks + self.assembler.expire(now) if expire else tasks)
         finally:
             self._assembling = 0
 

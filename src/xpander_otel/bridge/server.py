@@ -5,6 +5,7 @@ of one ``BridgePipeline``, plus ``/healthz`` and ``/metrics`` on the HTTP port.
 from __future__ import annotations
 
 import contextlib
+import gc
 import signal
 import threading
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ from .pipeline import BridgePipeline, PipelineSettings
 log = llm_keys.get_logger(__name__)
 
 BRIDGE_SPOOL_NAME = "bridge-spool.sqlite3"
+# The grace window and the assembler hold hundreds of thousands of span records at a high rate; with
+# the default thresholds (700) the collector walks them so often that it costs a fifth of the CPU.
+GC_THRESHOLDS = (50_000, 20, 10)
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,15 @@ def create_bridge_app(pipeline: BridgePipeline, options: BridgeOptions) -> Starl
     return Starlette(routes=routes)
 
 
+def tune_gc() -> None:
+    """Fewer collections for a process that holds many objects; what startup made is never collected."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def serve(options: BridgeOptions, configuration: Configuration | None = None) -> None:
     """Run the bridge until SIGINT/SIGTERM; then assemble what is held and drain delivery."""
+    tune_gc()
     pipeline = build_pipeline(options, configuration)
     grpc_server = None
     try:
