@@ -11,6 +11,9 @@ thread: the caller, the senders), so thread wake-ups count too. Modes:
   at a time; the same loop without a delivery is measured in the same round and subtracted.
 - ``burst``: reports submitted in batches back to back, then ``force_flush``; CPU divided by reports.
 - ``idle``: a delivery with nothing to send, for ``--idle-s``: thread wake-ups per second.
+- ``exporter``: the whole exporter path, as the Agno ``tool_call`` run feeds it: runs of 4 spans (agent,
+  2 chats, a tool) through ``XpanderSpanProcessor`` + ``XpanderSpanExporter`` + its delivery, one report
+  per run, back to back and paced; the same loops without spans are subtracted.
 
 Bodies: ``model`` submits ``TaskReport`` objects, ``wire`` the dict ``TaskReport.to_wire()`` returns.
 Prints a table and one JSON object (``--json`` also writes it to a file).
@@ -28,8 +31,10 @@ import time
 from pathlib import Path
 
 import httpx
+from opentelemetry.sdk.trace import TracerProvider
 
-from xpander_otel import Configuration, TaskReport, Tokens
+from xpander_otel import Configuration, TaskReport, Tokens, semconv
+from xpander_otel.exporter import XpanderSpanExporter, XpanderSpanProcessor
 from xpander_otel.exporter.delivery import Delivery
 from xpander_otel.exporter.spool import Spool
 
@@ -119,6 +124,56 @@ class Bench:
         return cpu, (after - switches) if switches is not None and after is not None else None
 
 
+def agent_run(tracer, n: int) -> None:
+    """The spans of one Agno ``tool_call`` run as our instrumentor emits them."""
+    with tracer.start_as_current_span("invoke_agent weather", attributes={
+            semconv.OPERATION_NAME: semconv.OP_INVOKE_AGENT, semconv.AGENT_NAME: "weather",
+            semconv.XPANDER_AGENT_ID: "agent-bench", semconv.XPANDER_TASK_INPUT: f"question {n}"}) as root:
+        for step, reason in enumerate(("tool_calls", "stop")):
+            with tracer.start_as_current_span("chat gpt-4.1", attributes={
+                    semconv.OPERATION_NAME: semconv.OP_CHAT, semconv.REQUEST_MODEL: "gpt-4.1",
+                    semconv.USAGE_INPUT_TOKENS: 50 + step, semconv.USAGE_OUTPUT_TOKENS: 10,
+                    semconv.RESPONSE_FINISH_REASONS: (reason,)}):
+                pass
+            if step == 0:
+                with tracer.start_as_current_span("execute_tool get_weather", attributes={
+                        semconv.OPERATION_NAME: semconv.OP_EXECUTE_TOOL, semconv.TOOL_NAME: "get_weather"}):
+                    pass
+        root.set_attribute(semconv.XPANDER_TASK_RESULT, "It is sunny in Paris, 22 degrees.")
+
+
+def exporter_path(bench: Bench, runs: int, gap_s: float) -> float:
+    """CPU µs per run of spans + processor + exporter + delivery, minus the same loop without spans."""
+    bench.rounds += 1
+    exporter = XpanderSpanExporter("agent-bench", configuration=bench.configuration,
+                                   spool_path=bench.folder / f"spool-{bench.rounds}.sqlite3",
+                                   watch_global_provider=False, transport=bench.transport)
+    processor = XpanderSpanProcessor(exporter)
+    provider = TracerProvider()
+    provider.add_span_processor(processor)
+    tracer = provider.get_tracer("bench")
+    for n in range(20):  # warm-up
+        agent_run(tracer, n)
+    processor.force_flush()
+    exporter.force_flush(30_000)
+    started = time.process_time()
+    for _ in range(runs):
+        if gap_s:
+            time.sleep(gap_s)
+    bare = time.process_time() - started
+    delivered, started = bench.handled, time.process_time()
+    for n in range(runs):
+        agent_run(tracer, n)
+        if gap_s:
+            time.sleep(gap_s)
+    processor.force_flush()
+    assert exporter.force_flush(30_000), "reports left in the spool"
+    cpu = time.process_time() - started
+    assert bench.handled - delivered == runs, (bench.handled - delivered, runs)
+    provider.shutdown()
+    return (cpu - bare) / runs * 1e6
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -148,6 +203,10 @@ def run(args: argparse.Namespace) -> dict:
             result["modes"][f"burst/{kind}"] = {"cpu_us_per_report": median(burst_us),
                                                 "context_switches_per_report": median(burst_switches),
                                                 "rounds_us": burst_us}
+        for name, gap_s in (("exporter/back-to-back", 0.0), ("exporter/paced", args.gap_ms / 1000)):
+            rounds_us = [exporter_path(bench, args.reports, gap_s) for _ in range(args.rounds)]
+            result["modes"][name] = {"cpu_us_per_report": median(rounds_us), "context_switches_per_report": None,
+                                     "rounds_us": rounds_us}
         cpu, switches = bench.idle(args.idle_s)
         result["idle"] = {"seconds": args.idle_s, "cpu_ms_per_s": cpu / args.idle_s * 1e3,
                           "context_switches_per_s": switches / args.idle_s if switches is not None else None}
@@ -158,7 +217,8 @@ def print_table(result: dict) -> None:
     print(f"| mode | CPU µs/report (median of {result['rounds']}) | context switches/report |", file=sys.stderr)
     print("| --- | ---: | ---: |", file=sys.stderr)
     for mode, row in result["modes"].items():
-        print(f"| {mode} | {row['cpu_us_per_report']:.0f} | {row['context_switches_per_report']:.1f} |",
+        switches = row["context_switches_per_report"]
+        print(f"| {mode} | {row['cpu_us_per_report']:.0f} | {'-' if switches is None else f'{switches:.1f}'} |",
               file=sys.stderr)
     idle = result["idle"]
     print(f"idle: {idle['cpu_ms_per_s']:.2f} ms CPU/s, {idle['context_switches_per_s']} context switches/s",

@@ -16,7 +16,8 @@ def test_delivery_benchmark_produces_results(tmp_path):
                            "--idle-s", "0.2", "--json", str(out)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
-    assert set(result["modes"]) == {"paced/model", "burst/model", "paced/wire", "burst/wire"}
+    assert set(result["modes"]) == {"paced/model", "burst/model", "paced/wire", "burst/wire",
+                                    "exporter/back-to-back", "exporter/paced"}
     for row in result["modes"].values():
         assert len(row["rounds_us"]) == 1
     assert result["idle"]["cpu_ms_per_s"] >= 0
