@@ -32,9 +32,11 @@ class StoreDelivery:
         self.delivered = 0
         self.dropped = 0
 
-    def submit(self, items: list[tuple[str, TaskReport]]) -> bool:
+    def submit(self, items: list[tuple[str, TaskReport | dict[str, Any]]]) -> bool:
         for agent_id, report in items:
             try:
+                if not isinstance(report, TaskReport):  # the assembler's wire dict
+                    report = TaskReport.model_validate(report)
                 self._record_report(agent_id, report)
             except Exception as exc:  # e.g. an unknown agent: that report only
                 self.dropped += 1

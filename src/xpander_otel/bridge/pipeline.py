@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -49,7 +49,8 @@ class ReportSink(Protocol):
     delivered: int
     dropped: int
 
-    def submit(self, items: list[tuple[str, TaskReport]]) -> bool: ...
+    def submit(self, items: list[tuple[str, TaskReport | dict[str, Any]]]) -> bool:
+        """``(agent_id, report)`` pairs; a report is a ``TaskReport`` or its wire dict."""
 
     def shutdown(self, timeout_s: float) -> bool: ...
 
@@ -177,7 +178,7 @@ class BridgePipeline:
                 self.metrics.count("reports_unaddressed")
                 self._log_unaddressed(task)
             else:
-                items.append((task.agent_id, task.report))
+                items.append((task.agent_id, task.body))
         if items and self.delivery.submit(items):
             self.metrics.count("reports_assembled", len(items))
 

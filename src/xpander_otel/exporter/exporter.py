@@ -343,7 +343,7 @@ class XpanderSpanExporter(SpanExporter):
             if task.agent_id is None:
                 self._log_unaddressed(task)
                 continue
-            items.append((task.agent_id, task.report))
+            items.append((task.agent_id, task.body))
         if items:
             self._delivery.submit(items)
 
