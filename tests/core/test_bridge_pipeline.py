@@ -17,9 +17,11 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from _servers import Reply, ServerThread
+from xpander_otel.bridge import pipeline as pipeline_module
 from xpander_otel.bridge.limits import ReceiverLimits
 from xpander_otel.bridge.local import StoreDelivery
 from xpander_otel.bridge.pipeline import BridgePipeline, PipelineSettings
+from xpander_otel.bridge.receiver import BUSY
 from xpander_otel.bridge.server import (
     GC_THRESHOLDS,
     BridgeOptions,
@@ -253,3 +255,21 @@ def test_the_bridge_process_collects_garbage_less_often():
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)
+
+
+def test_a_full_bridge_refuses_a_request_before_converting_it(monkeypatch):
+    pipeline = BridgePipeline(Assembler(AssemblerSettings(default_agent_id="agent-1")),
+                              StoreDelivery(lambda agent_id, report: None),
+                              PipelineSettings(grace_s=30, max_pending_spans=4))
+    try:
+        request = encode_spans(weather_spans())
+        assert pipeline.ingest(request).accepted and pipeline.full
+
+        def must_not_convert(*args, **kwargs):
+            raise AssertionError("a full bridge converted a request it refuses")
+
+        monkeypatch.setattr(pipeline_module, "records_from_request", must_not_convert)
+        assert pipeline.ingest(request) is BUSY
+        assert pipeline.metrics.value("requests_refused_busy") == 1
+    finally:
+        pipeline.close(timeout_s=2)

@@ -90,6 +90,9 @@ class BridgePipeline:
     # --- what the receivers call -----------------------------------------------------------------------
 
     def ingest(self, request: ExportTraceServiceRequest) -> IngestResult:
+        if self.full:  # refused before it is converted: a saturated bridge would spend its CPU on refusals
+            self.metrics.count("requests_refused_busy")
+            return BUSY
         converted = records_from_request(request, keep=ASSEMBLER_KEYS)
         if converted.records and not self.offer(converted.records):
             self.metrics.count("requests_refused_busy")
@@ -110,6 +113,14 @@ class BridgePipeline:
             self._queued_spans += len(records)
             self._lock.notify()
         return True
+
+    @property
+    def full(self) -> bool:
+        """True when not even one more span would be taken (``offer`` would refuse any request)."""
+        with self._lock:
+            pending = self._queued_spans + self._grace.held_spans
+            return self._stopping or self._spooled >= self.settings.max_spooled_reports or (
+                0 < pending >= self.settings.max_pending_spans)
 
     @property
     def healthy(self) -> bool:
