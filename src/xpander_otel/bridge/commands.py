@@ -53,6 +53,8 @@ def bridge_command(args: argparse.Namespace) -> int:
     from .server import BridgeOptions, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO: one line per delivered report. Failures are logged by the delivery.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     options = BridgeOptions(
         host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,
         auth_token=args.auth_token or config.bridge_token(), agent_id=args.agent_id, spool_path=args.spool,
