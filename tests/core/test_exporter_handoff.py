@@ -108,3 +108,18 @@ def test_shutdown_reports_the_batches_still_handed_off(exporter, posted):
     threading.Timer(0.1, release.set).start()
     exporter.shutdown(5000)
     assert sorted(body["input"] for body in posted) == ["question 0", "question 1", "question 2"]
+
+
+def test_early_exports_do_not_walk_the_buffered_traces_each_time(exporter, monkeypatch):
+    # Each task root that ends asks for an early export (one per agent run); expiry walks every buffered
+    # trace (up to the cap), so it runs at most once a second, not once per run.
+    walks = []
+    assembler = exporter._assembler
+    original = assembler.expire
+    monkeypatch.setattr(assembler, "expire", lambda now: walks.append(now) or original(now))
+    exporter._last_expire = 0.0
+    for span_id in range(50):
+        exporter._awaited_roots.add(span_id)
+        exporter._tick()
+    assert len(walks) == 1
+    assert not exporter._awaited_roots  # every early export was still made

@@ -301,9 +301,13 @@ class XpanderSpanExporter(SpanExporter):
         """Report runs whose parents never came (grace period over): called by the delivery worker."""
         if self._assembler is None or self._shut_down:
             return
-        with self._lock:
-            tasks = self._assembler.expire(time.monotonic())
-        self._deliver(tasks)
+        now = time.monotonic()
+        # Expiry walks every buffered trace: at most once a second, not at each early export (one per run).
+        if now - self._last_expire >= _EXPIRE_EVERY_S:
+            with self._lock:
+                self._last_expire = now
+                tasks = self._assembler.expire(now)
+            self._deliver(tasks)
         if self._awaited_roots:
             self._export_awaited_roots()
 
