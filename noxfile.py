@@ -152,8 +152,7 @@ for _name in BENCH_PEERS:
 
 @nox.session(default=False)
 def bench_core(session: nox.Session) -> None:
-    """Exporter throughput, memory with many open traces, report latency to the dev server."""
+    """Exporter and delivery cost, bridge ingest, memory with many open traces, report latency."""
     session.install("-e", ".[server,dev]")
-    session.run("python", "benchmarks/bench_exporter.py")
-    for script in ("bench_memory", "bench_report_latency"):
+    for script in ("bench_exporter", "bench_delivery", "bench_bridge", "bench_memory", "bench_report_latency"):
         session.run("python", f"benchmarks/{script}.py", "--json", f"benchmarks/results/{script}.json")

@@ -292,6 +292,7 @@ def main() -> int:
     parser.add_argument("--grace-seconds", type=float, default=5.0, help="the bridge's grace window")
     parser.add_argument("--max-pending-spans", type=int, default=200_000,
                         help="the bridge's limit of queued + held spans (held: about span rate x grace window)")
+    parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--load", choices=["http", "grpc"], help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -304,13 +305,17 @@ def main() -> int:
         for protocol in args.protocols.split(","):
             results.append(bench_protocol(protocol.strip(), args, sink_url, Path(workdir)))
     sink.should_exit = True
-    print(json.dumps({
+    result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "settings": {"duration_s": args.duration, "connections": args.connections,
                      "spans_per_request": SPANS_PER_RUN * RUNS_PER_REQUEST, "grace_s": args.grace_seconds,
                      "max_pending_spans": args.max_pending_spans},
         "results": results,
-    }, indent=2))
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
     return 0
 
 

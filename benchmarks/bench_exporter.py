@@ -155,10 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=int, default=5_000, help="runs fed to the assembler")
     parser.add_argument("--batches", type=int, default=200, help="512-span batches given to export()")
+    parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
     result = {"python": platform.python_version(), "machine": platform.machine(),
               **bench_assembler(args.traces), **bench_export(args.batches)}
     print(json.dumps(result, indent=2))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2))
     return 0
 
 
