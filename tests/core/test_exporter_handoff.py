@@ -123,3 +123,21 @@ def test_early_exports_do_not_walk_the_buffered_traces_each_time(exporter, monke
         exporter._tick()
     assert len(walks) == 1
     assert not exporter._awaited_roots  # every early export was still made
+
+
+def test_a_task_roots_early_export_is_assembled_on_the_delivery_thread(exporter, posted, monkeypatch):
+    # The early export flushes the batch processor from the delivery's own thread: its batch is assembled
+    # there, not handed to the assembly thread (one thread switch less per agent run).
+    from xpander_otel.exporter import XpanderSpanProcessor
+
+    handed_off = []
+    original = exporter._hand_off
+    monkeypatch.setattr(exporter, "_hand_off", lambda spans: handed_off.append(len(spans)) or original(spans))
+    provider = TracerProvider()
+    provider.add_span_processor(XpanderSpanProcessor(exporter, schedule_delay_millis=60_000))
+    weather_run(provider.get_tracer("test"), question="early")
+    deadline = time.monotonic() + 5
+    while not posted and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [body["input"] for body in posted] == ["early"]
+    assert handed_off == []
