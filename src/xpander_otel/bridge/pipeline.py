@@ -105,9 +105,7 @@ class BridgePipeline:
     def offer(self, records: list[SpanRecord]) -> bool:
         """Queue records for assembly; False (nothing taken) when the bridge is at its limit."""
         with self._lock:
-            pending = self._queued_spans + self._grace.held_spans
-            if self._stopping or self._spooled >= self.settings.max_spooled_reports or (
-                    pending and pending + len(records) > self.settings.max_pending_spans):
+            if self._refuses(len(records)):
                 return False
             self._queue.append(records)
             self._queued_spans += len(records)
@@ -118,9 +116,13 @@ class BridgePipeline:
     def full(self) -> bool:
         """True when not even one more span would be taken (``offer`` would refuse any request)."""
         with self._lock:
-            pending = self._queued_spans + self._grace.held_spans
-            return self._stopping or self._spooled >= self.settings.max_spooled_reports or (
-                0 < pending >= self.settings.max_pending_spans)
+            return self._refuses(1)
+
+    def _refuses(self, spans: int) -> bool:
+        """Whether ``spans`` more spans would pass the limits (called with the lock held)."""
+        pending = self._queued_spans + self._grace.held_spans
+        return self._stopping or self._spooled >= self.settings.max_spooled_reports or (
+            pending > 0 and pending + spans > self.settings.max_pending_spans)
 
     @property
     def healthy(self) -> bool:

@@ -81,10 +81,15 @@ def tool_name(span: SpanRecord) -> str | None:
 
 def is_agent_attributes(name: str, attrs: Mapping[str, Any]) -> bool:
     """An agent run (or workflow) span, by its name and attributes under any accepted convention."""
+    return _is_agent(name, attrs, attrs.get(semconv.OPERATION_NAME), attrs.get(semconv.OI_SPAN_KIND),
+                     attrs.get(semconv.TRACELOOP_SPAN_KIND))
+
+
+def _is_agent(name: str, attrs: Mapping[str, Any], operation: Any, oi_kind: Any, traceloop_kind: Any) -> bool:
     return (
-        attrs.get(semconv.OPERATION_NAME) in _AGENT_OPERATIONS
-        or attrs.get(semconv.OI_SPAN_KIND) == semconv.OI_KIND_AGENT
-        or attrs.get(semconv.TRACELOOP_SPAN_KIND) in _TRACELOOP_AGENT_KINDS
+        operation in _AGENT_OPERATIONS
+        or oi_kind == semconv.OI_KIND_AGENT
+        or traceloop_kind in _TRACELOOP_AGENT_KINDS
         or (name == semconv.PYDANTIC_AGENT_RUN_SPAN and semconv.PYDANTIC_AGENT_NAME in attrs)
     )
 
@@ -94,12 +99,7 @@ def _classify(name: str, attrs: Mapping[str, Any]) -> SpanKind:
     operation = attrs.get(semconv.OPERATION_NAME)
     oi_kind = attrs.get(semconv.OI_SPAN_KIND)
     traceloop_kind = attrs.get(semconv.TRACELOOP_SPAN_KIND)
-    agent = (
-        operation in _AGENT_OPERATIONS
-        or oi_kind == semconv.OI_KIND_AGENT
-        or traceloop_kind in _TRACELOOP_AGENT_KINDS
-        or (name == semconv.PYDANTIC_AGENT_RUN_SPAN and semconv.PYDANTIC_AGENT_NAME in attrs)
-    )
+    agent = _is_agent(name, attrs, operation, oi_kind, traceloop_kind)
     if operation in _LLM_OPERATIONS:
         family = GENAI
     elif oi_kind == semconv.OI_KIND_LLM:
