@@ -17,8 +17,14 @@ const provider = new BasicTracerProvider({
 const tracer = provider.getTracer("node-agent");
 const fail = process.env.AGENT_FAILS === "1";
 
+// Explicit times, a millisecond apart: spans made back to back can share a timestamp, and the task's last
+// model call must be the second chat span, not whichever a tie picks.
+const t0 = Date.now();
+let step = 0;
+const next = () => t0 + ++step;
 const root = tracer.startSpan("invoke_agent weather", {
   kind: SpanKind.INTERNAL,
+  startTime: t0,
   attributes: {
     "gen_ai.operation.name": "invoke_agent",
     "gen_ai.agent.name": "weather",
@@ -27,7 +33,8 @@ const root = tracer.startSpan("invoke_agent weather", {
   },
 });
 const underRoot = trace.setSpan(context.active(), root);
-const child = (name, attributes) => tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, underRoot).end();
+const child = (name, attributes) =>
+  tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes, startTime: next() }, underRoot).end(next());
 
 child("chat gpt-4.1", {
   "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4.1",
@@ -45,7 +52,7 @@ if (fail) {
 } else {
   root.setAttribute("xpander.task.result", "It is sunny in Paris, 22 degrees.");
 }
-root.end();
+root.end(next());
 
 await provider.forceFlush();
 await provider.shutdown();
