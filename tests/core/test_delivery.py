@@ -54,6 +54,54 @@ def test_a_report_is_posted_like_report_external_task(recorder, spool):
     d.shutdown(1)
 
 
+def test_the_request_on_the_wire_is_the_one_report_external_task_sends(recorder, spool):
+    from xpander_otel import Backend
+
+    body = report().to_wire()
+    Backend(Configuration(api_key=API_KEY, base_url=recorder.url)).report_external_task(
+        agent_id="agent-1", id=body["id"], input=body["input"], result=body["result"], duration=body["duration"],
+        tokens=report().tokens, used_tools=body["used_tools"])
+    d = delivery(spool, recorder.url)
+    assert d.submit([("agent-1", report())])
+    assert d.force_flush(5)
+    d.shutdown(1)
+    by_backend, by_delivery = recorder.requests
+    assert (by_delivery.method, by_delivery.path, by_delivery.json()) == ("POST", PATH, by_backend.json())
+    assert by_delivery.headers == by_backend.headers
+
+
+def test_reports_go_through_the_proxy_the_environment_names(spool, monkeypatch):
+    import http.server
+
+    seen: list[tuple[str, str, dict]] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 (http.server's naming)
+            seen.append((self.path, self.headers["Host"], json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    # xpander.invalid does not resolve: a report can only arrive through the proxy.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    d = delivery(spool, "http://xpander.invalid")
+    try:
+        assert d.submit([("agent-1", report())])
+        assert d.force_flush(5)
+    finally:
+        d.shutdown(1)
+        proxy.shutdown()
+    assert seen == [(f"http://xpander.invalid{PATH}", "xpander.invalid", report().to_wire())]
+
+
 def test_503s_are_retried_until_the_report_arrives_once(recorder, spool):
     recorder.reply("POST", PATH, Reply(503), Reply(503), Reply(503), Reply(200, {"id": "task-1"}))
     d = delivery(spool, recorder.url)
