@@ -141,3 +141,33 @@ def test_a_task_roots_early_export_is_assembled_on_the_delivery_thread(exporter,
         time.sleep(0.01)
     assert [body["input"] for body in posted] == ["early"]
     assert handed_off == []
+
+
+def test_the_sender_that_spools_an_ended_runs_report_also_posts_it(tmp_path):
+    # One thread woken per agent run: the sender that flushes, assembles and spools the report POSTs it.
+    from xpander_otel.exporter import XpanderSpanProcessor
+
+    events: list[tuple[str, str]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        events.append(("post", threading.current_thread().name))
+        return httpx.Response(200, json={})
+
+    exp = XpanderSpanExporter(configuration=Configuration(api_key="xpk-test-0123456789", base_url="http://x.test"),
+                              spool_path=tmp_path / "spool.sqlite3", watch_global_provider=False,
+                              transport=httpx.MockTransport(answer))
+    original = exp._assemble_batch
+    exp._assemble_batch = lambda spans: events.append(("assemble", threading.current_thread().name)) or original(spans)
+    provider = TracerProvider()
+    provider.add_span_processor(XpanderSpanProcessor(exp, schedule_delay_millis=60_000))
+    try:
+        for n in range(5):
+            weather_run(provider.get_tracer("test"), question=f"run {n}")
+            deadline = time.monotonic() + 5
+            while len(events) < 2 * (n + 1) and time.monotonic() < deadline:
+                time.sleep(0.01)
+    finally:
+        exp.shutdown(2000)
+    threads = {name for _, name in events}
+    assert [what for what, _ in events] == ["assemble", "post"] * 5
+    assert len(threads) == 1 and threads.pop().startswith("xpander-otel-delivery-")

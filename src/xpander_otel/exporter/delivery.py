@@ -54,6 +54,9 @@ _WHAT_TO_FIX = {
 }
 
 
+_RUN_ENDED = object()  # a sender's queue entry: call on_idle (a run ended), then send what it spooled
+
+
 class _Target(NamedTuple):
     url: httpx.URL
     headers: httpx.Headers
@@ -103,7 +106,10 @@ class Delivery:
         self._http = httpx.Client(timeout=httpx.Timeout(request_timeout_s, connect=min(5.0, request_timeout_s)),
                                   transport=transport)
         self._targets: dict[str, _Target] = {}  # agent id -> where and how its reports are POSTed
-        self._ready: queue.SimpleQueue[SpooledReport | None] = queue.SimpleQueue()
+        # Rows for the senders; None stops one; _RUN_ENDED has one call ``on_idle`` (see request_idle_call).
+        self._ready: queue.SimpleQueue[SpooledReport | object | None] = queue.SimpleQueue()
+        self._run_end_queued = False
+        self._kept = threading.local()  # a sender's own list while it spools reports it will send itself
         self._max_senders = max(1, senders)
         self._senders: list[threading.Thread] = []
         self._idle_senders = 0
@@ -117,7 +123,6 @@ class Delivery:
         # Called by the scheduler about once a second (the exporter reports runs whose grace period ended).
         self._on_idle = on_idle
         self._last_idle_call = 0.0
-        self._idle_requested = False
         self.delivered = 0
         self.dropped = 0
         spool.release_dead_owners()
@@ -146,7 +151,11 @@ class Delivery:
                         pushed_out)
         if len(rows) > len(claimed) and not self._backlog:
             self._backlog = True  # some rows did not fit in the queue (or wait for their older body)
-        self._enqueue(claimed)
+        kept = getattr(self._kept, "reports", None)
+        if kept is not None:
+            kept.extend(claimed)  # spooled by a sender for a run that ended: it sends them itself
+        else:
+            self._enqueue(claimed)
         return True
 
     def force_flush(self, timeout_s: float) -> bool:
@@ -187,9 +196,14 @@ class Delivery:
         return flushed
 
     def request_idle_call(self) -> None:
-        """Have the scheduler call ``on_idle`` now rather than within the next second."""
-        self._idle_requested = True
-        self._wake.set()
+        """Have a sender call ``on_idle`` now rather than the scheduler within the next second.
+
+        A run just ended: the sender that assembles and spools its report then POSTs it too, one thread
+        woken per run instead of two.
+        """
+        if not self._run_end_queued:
+            self._run_end_queued = True
+            self._ready.put(_RUN_ENDED)
 
     # --- handing rows to the senders ----------------------------------------------------------------
 
@@ -233,7 +247,7 @@ class Delivery:
         with contextlib.suppress(queue.Empty):
             while True:
                 report = self._ready.get_nowait()
-                if report is not None:
+                if isinstance(report, SpooledReport):
                     self._release(report)
 
     def _release(self, report: SpooledReport) -> None:
@@ -264,12 +278,11 @@ class Delivery:
             return now + _POLL_S
         return min(now + _POLL_S, max(now + 0.01, due))
 
-    def _call_on_idle(self) -> None:
+    def _call_on_idle(self, requested: bool = False) -> None:
         now = time.monotonic()
-        if self._on_idle is None or (now - self._last_idle_call < 1.0 and not self._idle_requested):
+        if self._on_idle is None or (now - self._last_idle_call < 1.0 and not requested):
             return
         try:
-            self._idle_requested = False
             self._last_idle_call = now
             self._on_idle()
         except Exception:
@@ -289,11 +302,12 @@ class Delivery:
                 self._idle_senders -= 1
                 self._busy_since[threading.get_ident()] = time.monotonic()
             try:
-                while report is not None:  # a newer body of the task may have come while one was in flight
-                    if self._stopping:
-                        self._release(report)
-                        break
-                    report = self._deliver(report)
+                for report in self._run_ended() if report is _RUN_ENDED else (report,):
+                    while report is not None:  # a newer body of the task may have come while one was in flight
+                        if self._stopping:
+                            self._release(report)
+                            break
+                        report = self._deliver(report)
             except Exception:  # a spool error: the row stays in the spool, leased until its lease runs out
                 log.exception("xpander-otel could not settle a task report in the spool")
             if self._backlog:
@@ -302,6 +316,16 @@ class Delivery:
                 self._idle_senders += 1
                 del self._busy_since[threading.get_ident()]
                 self._state.notify_all()
+
+    def _run_ended(self) -> list[SpooledReport]:
+        """Call ``on_idle`` on this sender; return the reports it spooled (leased to us, to send now)."""
+        self._run_end_queued = False
+        self._kept.reports = []
+        try:
+            self._call_on_idle(requested=True)
+            return self._kept.reports
+        finally:
+            self._kept.reports = None
 
     def _deliver(self, report: SpooledReport) -> SpooledReport | None:
         """POST one report and settle its row; return the task's newer body when it is due now."""
