@@ -13,9 +13,6 @@ within a second instead of after the processor's 5 s schedule.
 
 from __future__ import annotations
 
-import os
-import threading
-import weakref
 from typing import TYPE_CHECKING
 
 from opentelemetry.context import Context
@@ -23,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from . import conventions as conv
+from .spans import span_attributes
 
 if TYPE_CHECKING:
     from .exporter import XpanderSpanExporter
@@ -32,34 +30,29 @@ _MAX_OPEN = 100_000
 
 
 class AncestryTracker:
-    """Per open span: was an agent span open above it when it started (None: its parent predates us)."""
+    """Per open span: was an agent span open above it when it started (None: its parent predates us).
+
+    No lock: this runs on the application's threads at every span start and end, and each step is one dict
+    operation (get, set, pop, clear), atomic on its own. A parent is entered before its children start.
+    """
 
     def __init__(self) -> None:
         self._open: dict[int, tuple[bool | None, bool]] = {}  # span id -> (agent above, agent here or above)
-        self._lock = threading.Lock()
-        if hasattr(os, "register_at_fork"):  # a lock held by another thread at fork stays held in the child
-            ref = weakref.ref(self)
-            os.register_at_fork(after_in_child=lambda: (t := ref()) is not None and t._reset_lock())
-
-    def _reset_lock(self) -> None:
-        self._lock = threading.Lock()
 
     def started(self, span: Span) -> None:
         parent = span.parent
         under_agent: bool | None = False
-        with self._lock:
-            if parent is not None and not parent.is_remote:
-                above = self._open.get(parent.span_id)
-                under_agent = above[1] if above is not None else None
-            if len(self._open) >= _MAX_OPEN:
-                self._open.clear()
-            agent_here = bool(under_agent) or conv.is_agent_attributes(span.name, span.attributes or {})
-            self._open[span.get_span_context().span_id] = (under_agent, agent_here)
+        if parent is not None and not parent.is_remote:
+            above = self._open.get(parent.span_id)
+            under_agent = above[1] if above is not None else None
+        if len(self._open) >= _MAX_OPEN:
+            self._open.clear()
+        agent_here = bool(under_agent) or conv.is_agent_attributes(span.name, span_attributes(span))
+        self._open[span.context.span_id] = (under_agent, agent_here)
 
     def ended(self, span: ReadableSpan) -> bool | None:
         """Whether an agent span was open above this span when it started (None: not seen starting)."""
-        with self._lock:
-            opened = self._open.pop(span.context.span_id, None)
+        opened = self._open.pop(span.context.span_id, None)
         return opened[0] if opened is not None else None
 
 
@@ -95,7 +88,7 @@ class XpanderSpanProcessor(BatchSpanProcessor):
             self._exporter.note_ancestry(context.span_id, under_agent)
         self._note_if_dropping()
         super().on_end(span)
-        if under_agent is False and conv.is_agent_attributes(span.name, span.attributes or {}):
+        if under_agent is False and conv.is_agent_attributes(span.name, span_attributes(span)):
             # A task root ended: the delivery thread flushes now, so the report is not held for the
             # batch schedule (never on this, the application's, thread).
             self._exporter.export_soon(context.span_id)
@@ -133,5 +126,5 @@ class RunEndWatcher(SpanProcessor):
         if under_agent is None or not span.context.trace_flags.sampled:
             return
         self._exporter.note_ancestry(span.context.span_id, under_agent)
-        if not under_agent and conv.is_agent_attributes(span.name, span.attributes or {}):
+        if not under_agent and conv.is_agent_attributes(span.name, span_attributes(span)):
             self._exporter.export_soon(span.context.span_id)

@@ -72,19 +72,20 @@ class SpanRecord:
             span.end_time or start_ns,                           # end_ns
             is_error,                                            # is_error
             _error_message(status.description, span.events) if is_error else None,  # error_message
-            _ended_span_attributes(span),                        # attributes
+            span_attributes(span),                               # attributes
             resource.attributes if resource is not None else _EMPTY,  # resource
             parent is not None and parent.is_remote,             # parent_is_remote
             agent_ancestor,                                      # agent_ancestor
         )
 
 
-def _ended_span_attributes(span: Any) -> Mapping[str, Any]:
-    """The attributes of an ended SDK span, shared rather than copied when the SDK allows it.
+def span_attributes(span: Any) -> Mapping[str, Any]:
+    """The attributes of an SDK span to read, shared rather than copied when the SDK allows it.
 
-    ``span.attributes`` wraps the SDK's ``BoundedAttributes`` in a new proxy whose every read takes a lock,
-    and copying it cost a third of a record. Once a span has ended the SDK changes its attributes no more
-    (``set_attribute`` on an ended span is refused), so the dict inside can be shared as it is.
+    ``span.attributes`` wraps the SDK's ``BoundedAttributes`` in a new proxy whose every read takes a lock
+    (and a missing key raises inside), and copying it cost a third of a record. Once a span has ended the
+    SDK changes its attributes no more (``set_attribute`` on an ended span is refused), so the dict inside
+    can be shared as it is; on a span still open it is only read, never kept.
     """
     inner = getattr(getattr(span, "_attributes", None), "_dict", None)
     if type(inner) is dict:
