@@ -171,3 +171,23 @@ def test_the_sender_that_spools_an_ended_runs_report_also_posts_it(tmp_path):
     threads = {name for _, name in events}
     assert [what for what, _ in events] == ["assemble", "post"] * 5
     assert len(threads) == 1 and threads.pop().startswith("xpander-otel-delivery-")
+
+
+def test_runs_that_end_close_together_share_one_early_export(exporter, posted):
+    # A thread woken cold once per run cost more than the work it did: runs ending within a few
+    # milliseconds of each other are flushed, assembled and spooled together (and each still POSTed).
+    from xpander_otel.exporter import XpanderSpanProcessor
+
+    assembled = []
+    original = exporter._assemble_batch
+    exporter._assemble_batch = lambda spans: assembled.append(len(spans)) or original(spans)
+    provider = TracerProvider()
+    provider.add_span_processor(XpanderSpanProcessor(exporter, schedule_delay_millis=60_000))
+    for n in range(5):
+        weather_run(provider.get_tracer("test"), question=f"close {n}")
+        time.sleep(0.001)
+    deadline = time.monotonic() + 5
+    while len(posted) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert sorted(body["input"] for body in posted) == [f"close {n}" for n in range(5)]
+    assert len(assembled) <= 2 and sum(assembled) == 5 * len(runs(1)[0])

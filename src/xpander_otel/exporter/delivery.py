@@ -40,6 +40,9 @@ _MAX_RETRY_AFTER_S = 900.0
 _POLL_S = 1.0
 # Another sender starts only while every sender has been on its current report longer than this.
 _SLOW_REQUEST_S = 0.005
+# After a run ends, its early export waits this long, so that runs ending close together share one flush,
+# assembly and spool transaction: a thread woken cold once per run cost more than the work it then did.
+_RUN_END_BATCH_S = 0.01
 # Rows leased ahead of the senders, per sender: enough to keep them busy, few enough that a lease does
 # not run out while its row waits in the queue.
 _AHEAD_PER_SENDER = 2
@@ -199,7 +202,7 @@ class Delivery:
         """Have a sender call ``on_idle`` now rather than the scheduler within the next second.
 
         A run just ended: the sender that assembles and spools its report then POSTs it too, one thread
-        woken per run instead of two.
+        woken per run instead of two (and one per ``_RUN_END_BATCH_S`` when runs end faster than that).
         """
         if not self._run_end_queued:
             self._run_end_queued = True
@@ -319,6 +322,7 @@ class Delivery:
 
     def _run_ended(self) -> list[SpooledReport]:
         """Call ``on_idle`` on this sender; return the reports it spooled (leased to us, to send now)."""
+        time.sleep(_RUN_END_BATCH_S)  # runs that end meanwhile share this flush
         self._run_end_queued = False
         self._kept.reports = []
         try:

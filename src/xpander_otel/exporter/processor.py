@@ -89,8 +89,8 @@ class XpanderSpanProcessor(BatchSpanProcessor):
         self._note_if_dropping()
         super().on_end(span)
         if under_agent is False and conv.is_agent_attributes(span.name, span_attributes(span)):
-            # A task root ended: the delivery thread flushes now, so the report is not held for the
-            # batch schedule (never on this, the application's, thread).
+            # A task root ended: a delivery thread flushes within milliseconds, so the report is not held
+            # for the batch schedule (never on this, the application's, thread).
             self._exporter.export_soon(context.span_id)
 
     def shutdown(self, timeout_millis: int = 30_000) -> None:
