@@ -325,6 +325,17 @@ def test_an_update_arriving_while_the_older_body_is_in_flight_is_sent_after_it(t
     d.shutdown(1)
 
 
+def test_a_burst_on_a_fast_endpoint_is_sent_by_the_one_idle_sender(tmp_path):
+    # More rows than idle senders is no reason for another thread while no request is slow.
+    endpoint = Endpoint()
+    d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)
+    for _ in range(3):
+        d.submit([("agent-1", report(n).to_wire()) for n in range(8)])
+        assert d.force_flush(5)
+    assert len(endpoint.threads) == 1
+    d.shutdown(1)
+
+
 def test_a_slow_request_gets_another_sender_so_other_reports_are_not_held_back(tmp_path):
     endpoint = Endpoint()
     endpoint.open.clear()

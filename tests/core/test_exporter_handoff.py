@@ -191,3 +191,22 @@ def test_runs_that_end_close_together_share_one_early_export(exporter, posted):
         time.sleep(0.01)
     assert sorted(body["input"] for body in posted) == [f"close {n}" for n in range(5)]
     assert len(assembled) <= 2 and sum(assembled) == 5 * len(runs(1)[0])
+
+
+def test_an_early_export_waits_only_for_the_roots_awaited_when_it_began(exporter):
+    # A run that ends during the flush asks for an early export of its own; this one does not sleep and
+    # flush again for it.
+    flushes = []
+
+    class Processor:
+        def force_flush(self, timeout_millis=None):
+            flushes.append(set(exporter._awaited_roots))
+            exporter._awaited_roots.discard(1)  # root 1 came through
+            exporter._awaited_roots.add(2)  # root 2 ended meanwhile
+            return True
+
+    exporter._own_processor = Processor()
+    exporter._awaited_roots.add(1)
+    exporter._export_awaited_roots()
+    assert flushes == [{1}]
+    assert exporter._awaited_roots == {2}

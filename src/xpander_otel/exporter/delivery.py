@@ -222,8 +222,9 @@ class Delivery:
 
     def _add_sender_if_slow(self) -> None:
         with self._state:
-            if (self._ready.qsize() > self._idle_senders and len(self._senders) < self._max_senders
-                    and all(time.monotonic() - since > _SLOW_REQUEST_S for since in self._busy_since.values())):
+            busy = self._busy_since.values()  # none busy: the idle senders take the queue, however long
+            if (busy and self._ready.qsize() > self._idle_senders and len(self._senders) < self._max_senders
+                    and all(time.monotonic() - since > _SLOW_REQUEST_S for since in busy)):
                 self._start_sender()
 
     def _start_sender(self) -> None:
@@ -301,6 +302,10 @@ class Delivery:
             report = self._ready.get()
             if report is None:
                 return
+            if report is _RUN_ENDED:
+                # Runs that end meanwhile share this flush. Counted idle, not as a slow request: a sleep is
+                # no reason to start another sender.
+                time.sleep(_RUN_END_BATCH_S)
             with self._state:
                 self._idle_senders -= 1
                 self._busy_since[threading.get_ident()] = time.monotonic()
@@ -322,7 +327,6 @@ class Delivery:
 
     def _run_ended(self) -> list[SpooledReport]:
         """Call ``on_idle`` on this sender; return the reports it spooled (leased to us, to send now)."""
-        time.sleep(_RUN_END_BATCH_S)  # runs that end meanwhile share this flush
         self._run_end_queued = False
         self._kept.reports = []
         try:

@@ -316,20 +316,24 @@ class XpanderSpanExporter(SpanExporter):
 
     def _export_awaited_roots(self) -> None:
         # The watcher sees a root end before the batch processor queues it: flush until it came through.
+        # Only the roots awaited now: a run that ends during the flush asks for an early export of its own.
         processor = self._wrapping_processor()
+        with self._notes_lock:
+            awaited = set(self._awaited_roots)
         deadline = time.monotonic() + 1.0
         # The batch processor exports on this (the delivery's) thread during force_flush: export() then
         # assembles right here instead of waking the assembly thread (one thread switch less per run).
         self._early_export.running = True
         try:
-            while processor is not None and self._awaited_roots and time.monotonic() < deadline:
+            while processor is not None and time.monotonic() < deadline:
                 processor.force_flush()
-                if self._awaited_roots:
-                    time.sleep(0.01)
+                if awaited.isdisjoint(self._awaited_roots):
+                    break
+                time.sleep(0.01)
         finally:
             self._early_export.running = False
         with self._notes_lock:
-            self._awaited_roots.clear()
+            self._awaited_roots.difference_update(awaited)
 
     def _wrapping_processor(self) -> BatchSpanProcessor | None:
         """The batch processor that ``opentelemetry-instrument`` (or the user) wrapped us in."""
