@@ -76,7 +76,7 @@ def test_reports_go_through_the_proxy_the_environment_names(spool, monkeypatch):
     seen: list[tuple[str, str, dict]] = []
 
     class Proxy(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
+        def do_POST(self):
             seen.append((self.path, self.headers["Host"], json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
             self.send_response(200)
             self.send_header("Content-Length", "2")

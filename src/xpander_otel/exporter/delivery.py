@@ -299,10 +299,10 @@ class Delivery:
 
     def _send_reports(self) -> None:
         while True:
-            report = self._ready.get()
-            if report is None:
+            item = self._ready.get()
+            if item is None:
                 return
-            if report is _RUN_ENDED:
+            if item is _RUN_ENDED:
                 # Runs that end meanwhile share this flush. Counted idle, not as a slow request: a sleep is
                 # no reason to start another sender.
                 time.sleep(_RUN_END_BATCH_S)
@@ -310,7 +310,7 @@ class Delivery:
                 self._idle_senders -= 1
                 self._busy_since[threading.get_ident()] = time.monotonic()
             try:
-                for report in self._run_ended() if report is _RUN_ENDED else (report,):
+                for report in self._run_ended() if item is _RUN_ENDED else (item,):
                     while report is not None:  # a newer body of the task may have come while one was in flight
                         if self._stopping:
                             self._release(report)
