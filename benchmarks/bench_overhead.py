@@ -13,7 +13,8 @@ Modes: ``bare`` (no instrumentation), ``ours`` (our instrumentor, plus our expor
 ``ours_instrumentation`` (our instrumentor alone, exactly like the peers), ``openinference`` and
 ``openllmetry``. Every mode has the same ``BatchSpanProcessor`` with an exporter
 that only keeps the spans, so only the instrumentation (and in ``ours`` our exporter) differs. Each
-mode runs in a fresh process; rounds alternate the order of the modes.
+mode runs in a fresh process; rounds alternate the order of the modes. Every process is held on one
+CPU (``--cpu``, the last one by default; ``-1`` lets the OS move it).
 
 Cost is process CPU time (every thread: the batch processor and our delivery worker count) per run,
 including a final flush; wall time is reported too. "Added" is a mode's median minus bare's median; the
@@ -193,7 +194,11 @@ def complete_spans(spans: Sequence[Any]) -> int:
 
 # --- the worker: one mode, fresh process ---------------------------------------------------------------
 
-def worker(framework: str, mode: str, runs: int, warmup: int) -> dict[str, Any]:
+def worker(framework: str, mode: str, runs: int, warmup: int, cpu: int | None = None) -> dict[str, Any]:
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        # Every thread of the process on one CPU: migrations between CPUs made runs of one process cost up
+        # to half as much again as the next process's on this machine; CPU time still counts every thread.
+        os.sched_setaffinity(0, {cpu})
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -235,7 +240,8 @@ def worker(framework: str, mode: str, runs: int, warmup: int) -> dict[str, Any]:
 
 # --- the driver: rounds of fresh processes, then the table --------------------------------------------
 
-def drive(framework: str, modes: Sequence[str], rounds: int, runs: int, warmup: int) -> dict[str, Any]:
+def drive(framework: str, modes: Sequence[str], rounds: int, runs: int, warmup: int,
+          cpu: int | None) -> dict[str, Any]:
     samples: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     for r in range(rounds):
         order = list(modes) if r % 2 == 0 else list(reversed(modes))
@@ -243,7 +249,7 @@ def drive(framework: str, modes: Sequence[str], rounds: int, runs: int, warmup: 
             print(f"round {r + 1}/{rounds}: {framework} {mode}", file=sys.stderr, flush=True)
             out = subprocess.run(
                 [sys.executable, __file__, "--worker", "--framework", framework, "--modes", mode,
-                 "--runs", str(runs), "--warmup", str(warmup)],
+                 "--runs", str(runs), "--warmup", str(warmup), *(["--cpu", str(cpu)] if cpu is not None else [])],
                 check=True, capture_output=True, text=True, env={**os.environ, "AGNO_TELEMETRY": "false"})
             samples[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
     return summarize(framework, modes, samples)
@@ -326,6 +332,11 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _last_cpu() -> int | None:
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(cpus) if cpus else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", choices=FRAMEWORKS, required=True)
@@ -334,15 +345,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=200, help="measured tool_call runs per process (ten_steps: a fifth)")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--cpu", type=int, default=_last_cpu(),
+                        help="run every mode's process on this CPU only (-1: let the OS move them)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
+    cpu = args.cpu if args.cpu is not None and args.cpu >= 0 else None
     if unknown := set(modes) - set(MODES):
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
     if args.worker:
-        print(json.dumps(worker(args.framework, modes[0], args.runs, args.warmup)))
+        print(json.dumps(worker(args.framework, modes[0], args.runs, args.warmup, cpu)))
         return 0
-    result = drive(args.framework, modes, args.rounds, args.runs, args.warmup)
+    result = drive(args.framework, modes, args.rounds, args.runs, args.warmup, cpu)
+    result["cpu"] = cpu
     print(render(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
