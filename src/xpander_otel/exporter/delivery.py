@@ -123,7 +123,8 @@ class Delivery:
         self._backlog = False  # due rows may wait in the spool beyond what the queue holds
         self._stopping = False
         self._refusals_logged: set[tuple[int, str]] = set()
-        # Called by the scheduler about once a second (the exporter reports runs whose grace period ended).
+        # Called by the scheduler about once a second (the exporter reports runs whose grace period ended),
+        # and by a sender when a run ends (request_idle_call): the last call of either resets the second.
         self._on_idle = on_idle
         self._last_idle_call = 0.0
         self.delivered = 0
