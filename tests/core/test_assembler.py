@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import uuid
 
 import pytest
@@ -419,8 +420,10 @@ def test_the_report_body_is_exactly_the_wire_form_of_its_task_report(case):
 
 def test_task_ids_are_uuid5_of_trace_and_root_span():
     namespace = uuid.UUID("6f1c2d0e-6a55-5b0c-9d3e-7870616e6465")
+    rng = random.Random(7)  # enough ids for every hex digit under the version and variant bits
+    pairs = [(rng.getrandbits(128), rng.getrandbits(64)) for _ in range(500)]
     for trace_id, span_id in [(1, 1), (0xABC, 0xDEF), (2**128 - 1, 2**64 - 1), (0x0AF7651916CD43DD8448EB211C80319C,
-                                                                               0xB7AD6B7169203331)]:
+                                                                               0xB7AD6B7169203331), *pairs]:
         assert task_id_for(trace_id, span_id) == str(uuid.uuid5(namespace, f"{trace_id:032x}/{span_id:016x}"))
 
 
@@ -430,3 +433,15 @@ def test_token_counts_that_are_not_numbers_count_zero():
              chat(root, 0, 0, attrs={semconv.USAGE_INPUT_TOKENS: "x", semconv.USAGE_OUTPUT_TOKENS: 2.0})]
     tokens = assembler().add([*calls, root], now=0)[0].report.tokens
     assert (tokens.prompt_tokens, tokens.completion_tokens) == (0, 9)
+
+
+def test_negative_and_boolean_token_counts_count_zero_and_leave_the_others():
+    root = agent()
+    calls = [chat(root, 0, 0, attrs={semconv.USAGE_INPUT_TOKENS: -5, semconv.USAGE_OUTPUT_TOKENS: 7,
+                                     semconv.USAGE_CACHE_READ_INPUT_TOKENS: 3}),
+             chat(root, 0, 0, attrs={semconv.USAGE_INPUT_TOKENS: True, semconv.USAGE_OUTPUT_TOKENS: 2,
+                                     semconv.USAGE_CACHE_WRITE_INPUT_TOKENS: -1}),
+             chat(root, 0, 0, attrs={semconv.USAGE_INPUT_TOKENS: 11, semconv.USAGE_OUTPUT_TOKENS: 0})]
+    tokens = assembler().add([*calls, root], now=0)[0].report.tokens
+    assert (tokens.prompt_tokens, tokens.completion_tokens, tokens.cache_read_tokens, tokens.cache_write_tokens,
+            tokens.total_tokens) == (11, 9, 3, 0, 20)

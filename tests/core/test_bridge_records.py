@@ -9,7 +9,7 @@ from _exporter_support import weather_run
 from opentelemetry import context, trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
@@ -69,6 +69,32 @@ def test_records_equal_the_exporters_records_of_the_same_sdk_spans():
     agent = next(r for r in converted.records if r.attributes.get("tags"))
     assert agent.attributes["tags"] == ("a", "b") and agent.attributes["ratio"] == 0.5
     assert agent.parent_is_remote and agent.is_local_root
+
+
+def test_records_read_from_sdk_fields_equal_records_read_through_the_public_properties():
+    spans = finished_spans(weather_run) + finished_spans(failing_run_under_a_remote_parent)
+    fast = [SpanRecord.from_readable_span(s, agent_ancestor=True) for s in spans]
+    public = [SpanRecord._from_properties(s, True) for s in spans]
+    assert fast == public
+    assert [(r.name, r.is_error, r.error_message, r.parent_is_remote) for r in fast[-2:]] == [
+        ("execute_tool get_weather", True, "ValueError: no such city", False),
+        ("invoke_agent weather", False, None, True)]
+
+
+def test_a_span_class_overriding_a_property_is_read_through_it():
+    class Renamed(ReadableSpan):
+        @property
+        def name(self) -> str:
+            return "invoke_agent renamed"
+
+    span = finished_spans(weather_run)[-1]
+    copy = Renamed(name=span.name, context=span.context, parent=span.parent, resource=span.resource,
+                   attributes=span.attributes, status=span.status, start_time=span.start_time,
+                   end_time=span.end_time)
+    record = SpanRecord.from_readable_span(copy)
+    assert (record.name, record.span_id, record.trace_id) == (
+        "invoke_agent renamed", span.context.span_id, span.context.trace_id)
+    assert record.attributes == dict(span.attributes)
 
 
 def test_spans_with_invalid_ids_are_rejected_and_counted():

@@ -28,26 +28,28 @@ from typing import Any
 from .. import semconv
 from ..models import TaskReport
 from . import conventions as conv
-from .spans import SpanRecord, span_id_hex, trace_id_hex
+from .spans import SpanRecord, trace_id_hex
 
 # Task ids derived from (trace id, root span id): every process and the bridge derive the same id.
 _TASK_ID_NAMESPACE = uuid.UUID("6f1c2d0e-6a55-5b0c-9d3e-7870616e6465")
 
 
-_TASK_ID_NAMESPACE_BYTES = _TASK_ID_NAMESPACE.bytes
+# The namespace already hashed: each id copies this state and adds its name.
+_TASK_ID_HASH = hashlib.sha1(_TASK_ID_NAMESPACE.bytes)
+# A UUID's variant nibble: its two top bits set to RFC 4122's 10, by the hex digit it replaces.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
 def task_id_for(trace_id: int, span_id: int) -> str:
     """The deterministic task id of the run rooted at ``span_id`` in ``trace_id``.
 
-    ``str(uuid.uuid5(_TASK_ID_NAMESPACE, name))``, computed without the UUID object (a quarter of the cost).
+    ``str(uuid.uuid5(_TASK_ID_NAMESPACE, name))``, computed without the UUID object (a third of the cost):
+    the SHA-1's first 32 hex digits with the version digit set to 5 and the variant digit's top bits to 10.
     """
-    name = f"{trace_id_hex(trace_id)}/{span_id_hex(span_id)}"
-    digest = bytearray(hashlib.sha1(_TASK_ID_NAMESPACE_BYTES + name.encode()).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    hexa = digest.hex()
-    return f"{hexa[:8]}-{hexa[8:12]}-{hexa[12:16]}-{hexa[16:20]}-{hexa[20:]}"
+    digest = _TASK_ID_HASH.copy()
+    digest.update(b"%032x/%016x" % (trace_id, span_id))
+    x = digest.hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT_DIGIT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
 @dataclass(frozen=True)
@@ -119,15 +121,16 @@ class Assembler:
         """Take finished spans; return the reports (new or updated) they complete."""
         new_by_trace: dict[int, list[SpanRecord]] = {}
         trace_id, trace, new = None, None, []
+        cap = self.settings.max_spans_per_trace
         for record in records:
-            kind = conv.kind(record)  # classified once, here; the rules below read the kind
+            kind = record._kind or conv.kind(record)  # classified once, here; the rules below read the kind
             if kind.ignored:
                 continue
             if record.trace_id != trace_id:  # a batch holds runs of spans of one trace: look each up once
                 trace_id = record.trace_id
                 trace = self._trace(trace_id, now)
                 new = new_by_trace.setdefault(trace_id, [])
-            if self._store(trace, record, kind.agent):
+            if self._store(trace, record, kind.agent, cap):
                 new.append(record)
         out: list[AssembledTask] = []
         for trace_id, new in new_by_trace.items():
@@ -170,18 +173,25 @@ class Assembler:
             trace.last_seen = max(trace.last_seen, now)
         return trace
 
-    def _store(self, trace: _Trace, record: SpanRecord, is_agent: bool) -> bool:
-        if record.span_id in trace.spans:
+    @staticmethod
+    def _store(trace: _Trace, record: SpanRecord, is_agent: bool, cap: int) -> bool:
+        spans, span_id = trace.spans, record.span_id
+        if span_id in spans:
             return False  # a re-sent span
         # Over the cap, keep what decides a report (agent spans, local roots); drop the rest and say so.
-        if len(trace.spans) >= self.settings.max_spans_per_trace and not (is_agent or record.is_local_root):
+        if len(spans) >= cap and not (is_agent or record.is_local_root):
             trace.incomplete = True
             return False
-        trace.spans[record.span_id] = record
+        spans[span_id] = record
         if is_agent:
-            trace.agents.add(record.span_id)
-        if record.parent_id is not None:
-            trace.children.setdefault(record.parent_id, []).append(record.span_id)
+            trace.agents.add(span_id)
+        parent_id = record.parent_id
+        if parent_id is not None:
+            children = trace.children.get(parent_id)
+            if children is None:
+                trace.children[parent_id] = [span_id]
+            else:
+                children.append(span_id)
         return True
 
     def _evict_over_cap(self) -> list[AssembledTask]:
@@ -227,10 +237,11 @@ class Assembler:
                 top, _ = self._top_agent(trace, span.span_id)
                 if top is not None and top in trace.reported:
                     roots.add(top)  # a late span of a reported task
-        out = [task for root in sorted(roots, key=lambda r: trace.spans[r].start_ns)
-               if (task := self._report(trace_id, trace, root)) is not None]
+        in_order = sorted(roots, key=lambda r: trace.spans[r].start_ns) if len(roots) > 1 else roots
+        out = [task for root in in_order if (task := self._report(trace_id, trace, root)) is not None]
         for span in new:
-            if span.is_local_root and not trace.reported.get(span.span_id):
+            # A local root (``is_local_root``, read inline: once per span).
+            if (span.parent_id is None or span.parent_is_remote) and not trace.reported.get(span.span_id):
                 self._drop_if_agentless(trace, span.span_id)
         if not trace.spans:
             self._forget(trace_id)
@@ -310,16 +321,17 @@ def build_task(trace_id: int, root: SpanRecord, subtree: list[SpanRecord], setti
                *, incomplete: bool = False) -> AssembledTask:
     """The task report of ``root`` and its subtree (root first, parents before children)."""
     incomplete = incomplete or bool(root.attributes.get(semconv.XPANDER_TASK_INCOMPLETE))
-    calls_by_family, tools = _llm_calls_and_tools(subtree)
-    usage, last_llm = _usage(root, subtree, calls_by_family)
+    calls_by_family, tools, calls_have_children = _llm_calls_and_tools(subtree)
+    usage, last_llm = _usage(root, subtree, calls_by_family, calls_have_children)
     name = conv.agent_name(root)
+    last_text = conv.output_text(last_llm) if last_llm is not None else None  # read once, used twice
     result = (root.error_message or _error_type(root) or "error") if root.is_error else conv.task_result(root)
-    if result is None and last_llm is not None and not root.is_error:
-        result = conv.output_text(last_llm)
+    if result is None and not root.is_error:
+        result = last_text
     body = {  # the fields of TaskReport, in its order (to_wire() keeps that order)
         "id": conv.string_attribute(root, semconv.XPANDER_TASK_ID) or task_id_for(trace_id, root.span_id),
         "input": conv.task_input(root),
-        "llm_response": _llm_response(trace_id, last_llm, incomplete),
+        "llm_response": _llm_response(trace_id, last_llm, last_text, incomplete),
         "tokens": _tokens(usage),
         "is_success": not root.is_error,
         "result": result,
@@ -336,36 +348,46 @@ def _tokens(usage: conv.Usage) -> dict[str, int]:
             "total_tokens": usage.prompt + usage.completion}
 
 
-def _llm_calls_and_tools(subtree: list[SpanRecord]) -> tuple[dict[str, list[SpanRecord]], list[str]]:
-    """The LLM call spans by token family, and the distinct tool names in first-use order."""
+def _llm_calls_and_tools(subtree: list[SpanRecord]) -> tuple[dict[str, list[SpanRecord]], list[str], bool]:
+    """The LLM call spans by token family, the distinct tool names in first-use order, and whether any call
+    has a span below it (one pass; ``subtree`` lists parents before children)."""
     by_family: dict[str, list[SpanRecord]] = {}
     named: list[tuple[int, int, str]] = []
+    call_ids: set[int] = set()
+    calls_have_children = False
     for i, span in enumerate(subtree):
-        kind = conv.kind(span)
+        kind = span._kind or conv.kind(span)  # classified when it arrived, as a rule
+        if span.parent_id in call_ids:
+            calls_have_children = True
         if kind.llm_family is not None:
             by_family.setdefault(kind.llm_family, []).append(span)
+            call_ids.add(span.span_id)
         if kind.tool_name:
             named.append((span.start_ns, i, kind.tool_name))
     named.sort()
-    return by_family, list(dict.fromkeys(name for _, _, name in named))
+    return by_family, list(dict.fromkeys(name for _, _, name in named)), calls_have_children
 
 
-def _usage(root: SpanRecord, subtree: list[SpanRecord],
-           by_family: dict[str, list[SpanRecord]]) -> tuple[conv.Usage, SpanRecord | None]:
+def _usage(root: SpanRecord, subtree: list[SpanRecord], by_family: dict[str, list[SpanRecord]],
+           calls_have_children: bool) -> tuple[conv.Usage, SpanRecord | None]:
     """Summed usage of the leaf LLM spans of one family (the first present), and the last LLM span."""
-    family = next((f for f in conv.FAMILIES if f in by_family), None)
-    if family is None:
+    for family in conv.FAMILIES:
+        calls = by_family.get(family)
+        if calls:
+            break
+    else:
         return conv.aggregate_usage(root), None
-    calls = by_family[family]
-    leaves = _leaf_calls(root, subtree, calls)
+    leaves = _leaf_calls(root, subtree, calls) if calls_have_children else calls
     prompt = completion = cache_read = cache_write = 0
+    last = leaves[0]
     for span in leaves:
-        usage = conv.kind(span).llm_usage
+        usage = (span._kind or conv.kind(span)).llm_usage
         prompt += usage.prompt
         completion += usage.completion
         cache_read += usage.cache_read
         cache_write += usage.cache_write
-    last = max(leaves, key=lambda s: (s.end_ns, s.start_ns))
+        if span.end_ns > last.end_ns or (span.end_ns == last.end_ns and span.start_ns > last.start_ns):
+            last = span  # the latest to end (then to start); the first of exact ties
     return conv.Usage(prompt, completion, cache_read, cache_write), last
 
 
@@ -390,13 +412,14 @@ def _leaf_calls(root: SpanRecord, subtree: list[SpanRecord], calls: list[SpanRec
     return [s for s in calls if s.span_id not in wrappers]
 
 
-def _llm_response(trace_id: int, last: SpanRecord | None, incomplete: bool) -> dict[str, Any]:
+def _llm_response(trace_id: int, last: SpanRecord | None, last_text: str | None,
+                  incomplete: bool) -> dict[str, Any]:
     response: dict[str, Any] = {}
     if last is not None:
         usage = conv.kind(last).llm_usage
         response = {
             "model": conv.model_name(last),
-            "content": conv.output_text(last),
+            "content": last_text,
             "finish_reason": conv.first_finish_reason(last),
             "usage": {"prompt_tokens": usage.prompt, "completion_tokens": usage.completion,
                       "total_tokens": usage.prompt + usage.completion},

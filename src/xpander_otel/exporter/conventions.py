@@ -94,11 +94,16 @@ def _is_agent(name: str, attrs: Mapping[str, Any], operation: Any, oi_kind: Any,
     )
 
 
+_NOTHING = SpanKind(False, False, None, None, None)  # most spans: of no interest to the rules
+_AGENT_ONLY = SpanKind(False, True, None, None, None)
+
+
 def _classify(name: str, attrs: Mapping[str, Any]) -> SpanKind:
     # One pass for every question: each convention's kind attribute is read once.
-    operation = attrs.get(semconv.OPERATION_NAME)
-    oi_kind = attrs.get(semconv.OI_SPAN_KIND)
-    traceloop_kind = attrs.get(semconv.TRACELOOP_SPAN_KIND)
+    get = attrs.get
+    operation = get(semconv.OPERATION_NAME)
+    oi_kind = get(semconv.OI_SPAN_KIND)
+    traceloop_kind = get(semconv.TRACELOOP_SPAN_KIND)
     agent = _is_agent(name, attrs, operation, oi_kind, traceloop_kind)
     if operation in _LLM_OPERATIONS:
         family = GENAI
@@ -114,17 +119,23 @@ def _classify(name: str, attrs: Mapping[str, Any]) -> SpanKind:
         or traceloop_kind == semconv.TRACELOOP_KIND_TOOL
         or (name == semconv.PYDANTIC_TOOL_SPAN and semconv.TOOL_NAME in attrs)
     )
-    ignored = attrs.get(semconv.LOGFIRE_SPAN_TYPE) == semconv.LOGFIRE_PENDING_SPAN
+    ignored = get(semconv.LOGFIRE_SPAN_TYPE) == semconv.LOGFIRE_PENDING_SPAN
+    if family is None and not is_tool and not ignored:
+        return _AGENT_ONLY if agent else _NOTHING  # shared: no tuple to build
     return _new_tuple(SpanKind, (ignored, agent, family, _tool_name(name, attrs) if is_tool else None,
                                  _family_usage(attrs, family) if family is not None else None))
 
 
 def _tool_name(name: str, attrs: Mapping[str, Any]) -> str | None:
-    for key in (semconv.TOOL_NAME, semconv.OI_TOOL_NAME, semconv.TRACELOOP_ENTITY_NAME):
+    for key in _TOOL_NAME_KEYS:
         tool = attrs.get(key)
         if isinstance(tool, str) and tool:
             return tool
-    return name.removeprefix(f"{semconv.OP_EXECUTE_TOOL} ") or None
+    return name.removeprefix(_TOOL_PREFIX) or None
+
+
+_TOOL_NAME_KEYS = (semconv.TOOL_NAME, semconv.OI_TOOL_NAME, semconv.TRACELOOP_ENTITY_NAME)
+_TOOL_PREFIX = f"{semconv.OP_EXECUTE_TOOL} "
 
 
 # --- usage ---------------------------------------------------------------------------------------------
@@ -164,9 +175,14 @@ def aggregate_usage(span: SpanRecord) -> Usage:
 
 def _read_usage(attrs: Mapping[str, Any], keys: tuple[str, str, str | None, str | None]) -> Usage:
     prompt, completion, cache_read, cache_write = keys
-    return Usage(_count(attrs.get(prompt)), _count(attrs.get(completion)),
-                 _count(attrs.get(cache_read)) if cache_read else 0,
-                 _count(attrs.get(cache_write)) if cache_write else 0)
+    get = attrs.get
+    counts = (get(prompt, 0), get(completion, 0), get(cache_read, 0) if cache_read else 0,
+              get(cache_write, 0) if cache_write else 0)
+    p, c, r, w = counts
+    # The usual case, checked at once: four plain ints, none negative (OR-ing them keeps a sign bit).
+    if type(p) is type(c) is type(r) is type(w) is int and (p | c | r | w) >= 0:
+        return _new_tuple(Usage, counts)
+    return _new_tuple(Usage, (_count(p), _count(c), _count(r), _count(w)))
 
 
 def _count(value: Any) -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -56,27 +57,55 @@ class SpanRecord:
     @classmethod
     def from_readable_span(cls, span: Any, agent_ancestor: bool | None = None) -> SpanRecord:
         """A record of an SDK ``ReadableSpan`` (the resource's attributes are shared, not copied)."""
-        context = span.context
-        parent = span.parent
-        status = span.status
-        start_ns = span.start_time or 0
+        if not _reads_fields(type(span)):
+            return cls._from_properties(span, agent_ancestor)
+        # The SDK's properties only return these fields, and a property call cost more than the rest; a
+        # SpanContext is a tuple (trace_id, span_id, is_remote, ...) and is read by position for the same
+        # reason.
+        context, parent, status, resource = span._context, span._parent, span._status, span._resource
+        start_ns = span._start_time or 0
         is_error = status is not None and status.status_code is _ERROR
-        resource = span.resource
         # Positional: with twelve fields, a keyword call cost as much as the rest of the conversion.
         return cls(
-            context.trace_id,                                    # trace_id
-            context.span_id,                                     # span_id
-            parent.span_id if parent is not None else None,      # parent_id
-            span.name,                                           # name
+            context[0],                                          # trace_id
+            context[1],                                          # span_id
+            parent[1] if parent is not None else None,           # parent_id
+            span._name,                                          # name
             start_ns,                                            # start_ns
-            span.end_time or start_ns,                           # end_ns
+            span._end_time or start_ns,                          # end_ns
             is_error,                                            # is_error
-            _error_message(status.description, span.events) if is_error else None,  # error_message
+            _error_message(status.description, span._events) if is_error else None,  # error_message
             span_attributes(span),                               # attributes
             resource.attributes if resource is not None else _EMPTY,  # resource
-            parent is not None and parent.is_remote,             # parent_is_remote
+            parent is not None and parent[2],                    # parent_is_remote
             agent_ancestor,                                      # agent_ancestor
         )
+
+    @classmethod
+    def _from_properties(cls, span: Any, agent_ancestor: bool | None) -> SpanRecord:
+        """``from_readable_span`` for a span class that overrides the SDK's properties."""
+        context, parent, status, resource = span.context, span.parent, span.status, span.resource
+        start_ns = span.start_time or 0
+        is_error = status is not None and status.status_code is _ERROR
+        return cls(context.trace_id, context.span_id, parent.span_id if parent is not None else None,
+                   span.name, start_ns, span.end_time or start_ns, is_error,
+                   _error_message(status.description, span.events) if is_error else None,
+                   span_attributes(span), resource.attributes if resource is not None else _EMPTY,
+                   parent is not None and parent.is_remote, agent_ancestor)
+
+
+_READ_PROPERTIES = ("context", "parent", "status", "name", "start_time", "end_time", "events", "resource")
+_reads_fields_of: dict[type, bool] = {}
+
+
+def _reads_fields(span_type: type) -> bool:
+    """Whether this span class keeps the SDK's plain properties (each returning its ``_field``); a class
+    that overrides one is read through its properties."""
+    known = _reads_fields_of.get(span_type)
+    if known is None:
+        known = _reads_fields_of[span_type] = issubclass(span_type, ReadableSpan) and all(
+            getattr(span_type, name, None) is getattr(ReadableSpan, name) for name in _READ_PROPERTIES)
+    return known
 
 
 def span_attributes(span: Any) -> Mapping[str, Any]:
@@ -89,7 +118,7 @@ def span_attributes(span: Any) -> Mapping[str, Any]:
     """
     inner = getattr(getattr(span, "_attributes", None), "_dict", None)
     if type(inner) is dict:
-        return inner or _EMPTY
+        return inner  # empty too: a dict reads faster than the empty mapping proxy
     return _plain_dict(span.attributes)
 
 
