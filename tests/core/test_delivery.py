@@ -363,6 +363,65 @@ def test_a_large_batch_is_delivered_through_the_spool_backlog(tmp_path):
     d.shutdown(1)
 
 
+class LeaseCountingSpool(Spool):
+    """Counts the transactions that lease due rows, and the rows they lease."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.leases: list[int] = []
+
+    def claim_due(self, now, lease_s, limit):
+        claimed = super().claim_due(now, lease_s, limit)
+        if claimed:
+            self.leases.append(len(claimed))
+        return claimed
+
+
+def test_a_backlog_is_leased_several_rows_per_spool_transaction(tmp_path):
+    spool = LeaseCountingSpool(tmp_path / "spool.sqlite3")
+    spool.put([(f"agent-1/task-{n}", "agent-1", json.dumps(report(n).to_wire())) for n in range(200)])
+    endpoint = Endpoint()
+    d = in_process(spool, endpoint)  # the rows were spooled before it started: all of them are a backlog
+    assert d.force_flush(10)
+    assert sorted(b["id"] for b in endpoint.bodies) == sorted(f"task-{n}" for n in range(200))
+    assert sum(spool.leases) == 200
+    # Leasing one row after each report made one transaction per report (and one sort of the due rows).
+    assert len(spool.leases) <= 200 / 3, spool.leases
+    d.shutdown(1)
+
+
+def test_due_rows_are_leased_in_index_order_without_a_sort(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    plan = " ".join(row[3] for row in spool._db.execute(
+        "EXPLAIN QUERY PLAN SELECT key FROM reports WHERE next_attempt <= ? AND (owner IS NULL OR lease_until < ?) "
+        "ORDER BY next_attempt, created LIMIT ?", (1.0, 1.0, 8)))
+    assert "reports_due_order" in plan and "TEMP B-TREE" not in plan, plan
+    # Rows of one batch share both times; the ones due first still come first.
+    spool.put([(f"a/{n}", "a", "{}") for n in range(5)], now=10.0)
+    spool.put([("a/early", "a", "{}")], now=5.0)
+    assert [r.key for r in spool.claim_due(20.0, 30.0, 2)] == ["a/early", "a/0"]
+
+
+def test_a_spool_file_with_the_older_index_is_upgraded_and_keeps_its_rows(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "spool.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE reports (key TEXT PRIMARY KEY, agent_id TEXT NOT NULL, body TEXT NOT NULL, "
+        "version INTEGER NOT NULL DEFAULT 1, attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL, "
+        "created REAL NOT NULL, owner INTEGER, lease_until REAL NOT NULL DEFAULT 0);"
+        "CREATE INDEX reports_due ON reports (next_attempt);"
+        "INSERT INTO reports (key, agent_id, body, next_attempt, created) VALUES ('a/1', 'a', '{}', 1.0, 1.0);")
+    old.commit()
+    old.close()
+    spool = Spool(path)
+    indexes = {row[0] for row in spool._db.execute("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                   "AND name LIKE 'reports_due%'")}
+    assert indexes == {"reports_due_order"}
+    assert [r.key for r in spool.claim_due(2.0, 30.0, 8)] == ["a/1"]
+
+
 def test_reports_queued_at_shutdown_are_released_for_the_next_delivery(tmp_path):
     path = tmp_path / "spool.sqlite3"
     endpoint = Endpoint()

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,9 @@ def test_a_killed_process_reports_are_replayed_once_by_the_next_process(recorder
         child.wait(10)
     assert child.returncode == -signal.SIGKILL
     assert info["spooled_after"] < 1.0  # durable within a second of the run's end
+    # A POST the child had on the wire when it was killed may still be read by the recorder: let the count
+    # settle before counting, so that attempt is not taken for the next process's delivery.
+    settle_request_count(recorder)
 
     with recorder.lock:
         before = len(recorder.requests)
@@ -50,3 +54,13 @@ def test_a_killed_process_reports_are_replayed_once_by_the_next_process(recorder
     assert json.loads(second.stdout) == {"flushed": True}
     delivered = [r.json() for r in recorder.requests[before:] if r.path == PATH]
     assert delivered == [info["expected"]]
+
+
+def settle_request_count(recorder, quiet_s: float = 0.5, timeout_s: float = 10.0) -> None:
+    """Wait until the recorder has seen no new request for ``quiet_s``."""
+    deadline = time.monotonic() + timeout_s
+    seen, since = len(recorder.requests), time.monotonic()
+    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
+        time.sleep(0.05)
+        if len(recorder.requests) != seen:
+            seen, since = len(recorder.requests), time.monotonic()

@@ -319,8 +319,8 @@ class Delivery:
                         report = self._deliver(report)
             except Exception:  # a spool error: the row stays in the spool, leased until its lease runs out
                 log.exception("xpander-otel could not settle a task report in the spool")
-            if self._backlog:
-                self._refill()
+            if self._backlog and self._ready.qsize() <= self._max_senders * _AHEAD_PER_SENDER // 2:
+                self._refill()  # half the queue at once: one spool transaction leases several rows
             with self._state:
                 self._idle_senders += 1
                 del self._busy_since[threading.get_ident()]
