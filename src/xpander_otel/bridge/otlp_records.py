@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -28,7 +27,6 @@ _SPAN_ID_BYTES = 8
 # Span.flags bits 8 and 9: "the parent's is_remote is known" and "the parent is remote".
 _REMOTE_PARENT = 0x100 | 0x200
 _STATUS_ERROR = Status.STATUS_CODE_ERROR
-_NO_ATTRIBUTES: Mapping[str, Any] = MappingProxyType({})
 
 # Every span attribute the assembler and its conventions read (exporter/assembler.py, conventions.py);
 # tests/core/test_bridge_records.py checks that this list covers the names those modules use.
@@ -95,27 +93,28 @@ def record_from_span(span: Span, resource: Mapping[str, Any], keep: Container[st
     status = span.status
     is_error = status.code == _STATUS_ERROR
     start_ns = span.start_time_unix_nano
+    # Positional, as in ``SpanRecord.from_readable_span``: keywords cost a tenth of the conversion here.
     return SpanRecord(
-        trace_id=int.from_bytes(trace_id, "big"),
-        span_id=int.from_bytes(span_id, "big"),
-        parent_id=int.from_bytes(parent_span_id, "big") if parent_span_id else None,
-        name=span.name,
-        start_ns=start_ns,
-        end_ns=span.end_time_unix_nano or start_ns,
-        is_error=is_error,
-        error_message=_error_message(status.message, _events(span.events)) if is_error else None,
-        attributes=attributes_dict(span.attributes, keep),
-        resource=resource,
-        parent_is_remote=bool(parent_span_id) and span.flags & _REMOTE_PARENT == _REMOTE_PARENT,
+        int.from_bytes(trace_id, "big"),                                    # trace_id
+        int.from_bytes(span_id, "big"),                                     # span_id
+        int.from_bytes(parent_span_id, "big") if parent_span_id else None,  # parent_id
+        span.name,                                                          # name
+        start_ns,                                                           # start_ns
+        span.end_time_unix_nano or start_ns,                                # end_ns
+        is_error,                                                           # is_error
+        _error_message(status.message, _events(span.events)) if is_error else None,  # error_message
+        attributes_dict(span.attributes, keep),                             # attributes
+        resource,                                                           # resource
+        bool(parent_span_id) and span.flags & _REMOTE_PARENT == _REMOTE_PARENT,  # parent_is_remote
     )
 
 
 def attributes_dict(attributes: Iterable[KeyValue], keep: Container[str] | None = None) -> Mapping[str, Any]:
-    """The attributes as a dict; with ``keep``, only those keys (and one shared empty mapping for none)."""
+    """The attributes as a dict; with ``keep``, only those keys."""
     if keep is None:
         return {kv.key: any_value(kv.value) for kv in attributes}
-    kept = {key: any_value(kv.value) for kv in attributes if (key := kv.key) in keep}
-    return kept or _NO_ATTRIBUTES
+    # An empty dict even when nothing is kept: the assembler reads a dict faster than an empty mapping proxy.
+    return {key: any_value(kv.value) for kv in attributes if (key := kv.key) in keep}
 
 
 def any_value(value: AnyValue) -> Any:
