@@ -14,6 +14,9 @@ thread: the caller, the senders), so thread wake-ups count too. Modes:
 - ``exporter``: the whole exporter path, as the Agno ``tool_call`` run feeds it: runs of 4 spans (agent,
   2 chats, a tool) through ``XpanderSpanProcessor`` + ``XpanderSpanExporter`` + its delivery, one report
   per run, back to back and paced; the same loops without spans are subtracted.
+- ``backlog``: ``--backlog`` reports already in the spool when the delivery starts (a replay after an
+  outage, or a bridge whose spool filled), POSTed over loopback HTTP to an API in another process
+  (Starlette + uvicorn answering 200): reports per second and this process's CPU per report.
 
 Bodies: ``model`` submits ``TaskReport`` objects, ``wire`` the dict ``TaskReport.to_wire()`` returns.
 Prints a table and one JSON object (``--json`` also writes it to a file).
@@ -24,7 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -174,6 +179,60 @@ def exporter_path(bench: Bench, runs: int, gap_s: float) -> float:
     return (cpu - bare) / runs * 1e6
 
 
+_SINK = """
+import sys, uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+async def ack(request):
+    await request.body()
+    return JSONResponse({"ok": True})
+
+config = uvicorn.Config(Starlette(routes=[Route("/{path:path}", ack, methods=["POST"])]), host="127.0.0.1",
+                        port=int(sys.argv[1]), log_level="error", lifespan="off")
+uvicorn.Server(config).run()
+"""
+
+
+class LoopbackApi:
+    """An xpander API in another process on 127.0.0.1 that acknowledges every report (stopped on exit)."""
+
+    def __enter__(self) -> str:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.process = subprocess.Popen([sys.executable, "-c", _SINK, str(port)])
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.post(f"{url}/ready", timeout=1)
+                return url
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("the loopback API did not start") from None
+                time.sleep(0.05)
+
+    def __exit__(self, *exc) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def backlog(folder: Path, url: str, bodies: list[dict], round_no: int) -> tuple[float, float]:
+    """Reports per second and CPU µs per report to drain a spool that already holds ``bodies``."""
+    spool = Spool(folder / f"backlog-{round_no}.sqlite3", max_rows=len(bodies) + 1)
+    spool.put([(f"agent-bench/{body['id']}", "agent-bench", json.dumps(body)) for body in bodies])
+    configuration = Configuration(api_key="xpk-bench-0123456789", base_url=url)
+    wall, cpu = time.perf_counter(), time.process_time()
+    delivery = Delivery(spool, configuration)
+    assert delivery.force_flush(300), "reports left in the spool"
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    delivery.shutdown(5)
+    assert delivery.delivered == len(bodies), (delivery.delivered, len(bodies))
+    return len(bodies) / wall, cpu / len(bodies) * 1e6
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -207,6 +266,16 @@ def run(args: argparse.Namespace) -> dict:
             rounds_us = [exporter_path(bench, args.reports, gap_s) for _ in range(args.rounds)]
             result["modes"][name] = {"cpu_us_per_report": median(rounds_us), "context_switches_per_report": None,
                                      "rounds_us": rounds_us}
+        if args.backlog:
+            bodies = [make_report(n).to_wire() for n in range(args.backlog)]
+            per_s, cpu_us = [], []
+            with LoopbackApi() as url:
+                for round_no in range(args.rounds):
+                    rate, cost = backlog(Path(folder), url, bodies, round_no)
+                    per_s.append(rate)
+                    cpu_us.append(cost)
+            result["backlog"] = {"reports": args.backlog, "reports_per_s": median(per_s),
+                                 "cpu_us_per_report": median(cpu_us), "rounds_per_s": per_s, "rounds_us": cpu_us}
         cpu, switches = bench.idle(args.idle_s)
         result["idle"] = {"seconds": args.idle_s, "cpu_ms_per_s": cpu / args.idle_s * 1e3,
                           "context_switches_per_s": switches / args.idle_s if switches is not None else None}
@@ -220,6 +289,10 @@ def print_table(result: dict) -> None:
         switches = row["context_switches_per_report"]
         print(f"| {mode} | {row['cpu_us_per_report']:.0f} | {'-' if switches is None else f'{switches:.1f}'} |",
               file=sys.stderr)
+    if "backlog" in result:
+        row = result["backlog"]
+        print(f"backlog of {row['reports']}: {row['reports_per_s']:.0f} reports/s, "
+              f"{row['cpu_us_per_report']:.0f} CPU µs/report", file=sys.stderr)
     idle = result["idle"]
     print(f"idle: {idle['cpu_ms_per_s']:.2f} ms CPU/s, {idle['context_switches_per_s']} context switches/s",
           file=sys.stderr)
@@ -232,6 +305,7 @@ def main() -> None:
     parser.add_argument("--gap-ms", type=float, default=2.0, help="pause between paced submits")
     parser.add_argument("--batch", type=int, default=64, help="reports per submit in the burst mode")
     parser.add_argument("--idle-s", type=float, default=5.0)
+    parser.add_argument("--backlog", type=int, default=4000, help="spooled reports to drain (0: skip)")
     parser.add_argument("--bodies", nargs="+", choices=["model", "wire"], default=["model", "wire"])
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()

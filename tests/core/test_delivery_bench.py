@@ -13,7 +13,7 @@ BENCH = Path(__file__).parents[2] / "benchmarks" / "bench_delivery.py"
 def test_delivery_benchmark_produces_results(tmp_path):
     out = tmp_path / "result.json"
     done = subprocess.run([sys.executable, str(BENCH), "--reports", "20", "--rounds", "1", "--gap-ms", "1",
-                           "--idle-s", "0.2", "--json", str(out)], capture_output=True, text=True, timeout=120)
+                           "--idle-s", "0.2", "--backlog", "30", "--json", str(out)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())
     assert set(result["modes"]) == {"paced/model", "burst/model", "paced/wire", "burst/wire",
@@ -21,3 +21,4 @@ def test_delivery_benchmark_produces_results(tmp_path):
     for row in result["modes"].values():
         assert len(row["rounds_us"]) == 1
     assert result["idle"]["cpu_ms_per_s"] >= 0
+    assert result["backlog"]["reports"] == 30 and len(result["backlog"]["rounds_per_s"]) == 1
