@@ -14,5 +14,7 @@ def test_overhead_benchmark_runs_bare_and_ours(tmp_path):
     assert (tool_call["ours"]["spans_per_run"], tool_call["ours"]["complete_spans_per_run"]) == (4, 4)
     assert (ten_steps["ours"]["spans_per_run"], ten_steps["ours"]["complete_spans_per_run"]) == (22, 22)
     assert "added_us_per_run" in tool_call["ours"] and tool_call["bare"]["cpu_us_per_run"] > 0
+    ours = tool_call["ours"]
+    assert ours["main_thread_cpu_us_per_run"] > 0 and ours["other_threads_cpu_us_per_run"] >= 0
     assert tool_call["ours"]["added_us_per_run_best"] == (tool_call["ours"]["cpu_us_per_run_best"]
                                                          - tool_call["bare"]["cpu_us_per_run_best"])
