@@ -240,8 +240,7 @@ class Assembler:
         in_order = sorted(roots, key=lambda r: trace.spans[r].start_ns) if len(roots) > 1 else roots
         out = [task for root in in_order if (task := self._report(trace_id, trace, root)) is not None]
         for span in new:
-            # A local root (``is_local_root``, read inline: once per span).
-            if (span.parent_id is None or span.parent_is_remote) and not trace.reported.get(span.span_id):
+            if span.is_local_root and not trace.reported.get(span.span_id):
                 self._drop_if_agentless(trace, span.span_id)
         if not trace.spans:
             self._forget(trace_id)

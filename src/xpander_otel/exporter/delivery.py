@@ -114,6 +114,7 @@ class Delivery:
         self._run_end_queued = False
         self._kept = threading.local()  # a sender's own list while it spools reports it will send itself
         self._max_senders = max(1, senders)
+        self._lookahead = _AHEAD_PER_SENDER * self._max_senders  # rows leased ahead, at most (see _room)
         self._senders: list[threading.Thread] = []
         self._idle_senders = 0
         self._busy_since: dict[int, float] = {}  # sender thread id -> when it took its current report
@@ -213,7 +214,7 @@ class Delivery:
 
     def _room(self) -> int:
         """How many rows to lease ahead: the senders take them within about one round trip."""
-        return max(0, _AHEAD_PER_SENDER * self._max_senders - self._ready.qsize())
+        return max(0, self._lookahead - self._ready.qsize())
 
     def _enqueue(self, reports: list[SpooledReport]) -> None:
         for report in reports:
@@ -319,7 +320,7 @@ class Delivery:
                         report = self._deliver(report)
             except Exception:  # a spool error: the row stays in the spool, leased until its lease runs out
                 log.exception("xpander-otel could not settle a task report in the spool")
-            if self._backlog and self._ready.qsize() <= self._max_senders * _AHEAD_PER_SENDER // 2:
+            if self._backlog and self._ready.qsize() <= self._lookahead // 2:
                 self._refill()  # half the queue at once: one spool transaction leases several rows
             with self._state:
                 self._idle_senders += 1
