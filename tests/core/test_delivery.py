@@ -342,7 +342,7 @@ def test_a_slow_request_gets_another_sender_so_other_reports_are_not_held_back(t
     d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)
     d.submit([("agent-1", report(1))])
     wait_until(lambda: endpoint.in_flight.get("task-1"))
-    time.sleep(0.02)
+    time.sleep(0.06)  # task-1's request is slow now
     held = threading.Thread(target=lambda: (time.sleep(0.3), endpoint.open.set()))
     held.start()
     d.submit([("agent-1", report(2))])
@@ -350,6 +350,33 @@ def test_a_slow_request_gets_another_sender_so_other_reports_are_not_held_back(t
     held.join()
     assert d.force_flush(5)
     assert len(endpoint.threads) == 2
+    d.shutdown(1)
+
+
+def test_a_busy_application_thread_is_no_reason_for_another_sender(tmp_path):
+    # The application holds the GIL: every step of a sender waits for it, so its reports take long, but
+    # its requests (in-process here) are not slow and a second thread would wait for the same GIL.
+    endpoint = Endpoint()
+    d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)
+    stop = threading.Event()
+
+    def busy() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+
+    application = threading.Thread(target=busy)
+    application.start()
+    try:
+        for batch in range(20):
+            d.submit([("agent-1", report(batch * 4 + n).to_wire()) for n in range(4)])
+            time.sleep(0.002)
+        assert d.force_flush(30)
+    finally:
+        stop.set()
+        application.join()
+    assert len(endpoint.bodies) == 80
+    assert endpoint.threads == {"xpander-otel-delivery-0"}
     d.shutdown(1)
 
 

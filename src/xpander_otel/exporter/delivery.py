@@ -38,8 +38,11 @@ _RETRY_STATUSES = frozenset({408, 429})
 _MAX_RETRY_AFTER_S = 900.0
 # The scheduler reads the spool at least this often (rows of other processes, leases that expired).
 _POLL_S = 1.0
-# Another sender starts only while every sender has been on its current report longer than this.
-_SLOW_REQUEST_S = 0.005
+# Another sender starts only while every sender has been inside its current HTTP request longer than this.
+# Counted from the request alone, and ten times the interpreter's 5 ms switch interval: a sender that waits
+# for the GIL of a busy application (or spends its time assembling and spooling) is slow too, but a second
+# thread would only wait for the same GIL.
+_SLOW_REQUEST_S = 0.05
 # After a run ends, its early export waits this long, so that runs ending close together share one flush,
 # assembly and spool transaction: a thread woken cold once per run cost more than the work it then did.
 _RUN_END_BATCH_S = 0.01
@@ -117,7 +120,8 @@ class Delivery:
         self._lookahead = _AHEAD_PER_SENDER * self._max_senders  # rows leased ahead, at most (see _room)
         self._senders: list[threading.Thread] = []
         self._idle_senders = 0
-        self._busy_since: dict[int, float] = {}  # sender thread id -> when it took its current report
+        self._busy: set[int] = set()  # sender thread ids on an item (see _send_reports)
+        self._in_request_since: dict[int, float] = {}  # sender thread id -> when its current POST began
         self._state = threading.Condition()  # guards the sender counts; notified when a sender is done
         self._wake = threading.Event()  # wakes the scheduler
         self._poll_now = True  # the scheduler reads the spool at its next pass, not at the next poll time
@@ -224,10 +228,17 @@ class Delivery:
 
     def _add_sender_if_slow(self) -> None:
         with self._state:
-            busy = self._busy_since.values()  # none busy: the idle senders take the queue, however long
+            # None busy: the idle senders take the queue, however long. A busy sender outside a request
+            # (assembling, spooling) is about to take the next item: not a reason either.
+            busy = self._busy
             if (busy and self._ready.qsize() > self._idle_senders and len(self._senders) < self._max_senders
-                    and all(time.monotonic() - since > _SLOW_REQUEST_S for since in busy)):
+                    and self._all_in_slow_requests(busy)):
                 self._start_sender()
+
+    def _all_in_slow_requests(self, busy: set[int]) -> bool:
+        now = time.monotonic()
+        in_request = self._in_request_since
+        return all(now - in_request.get(sender, now) > _SLOW_REQUEST_S for sender in busy)
 
     def _start_sender(self) -> None:
         thread = threading.Thread(target=self._send, name=f"xpander-otel-delivery-{len(self._senders)}",
@@ -310,7 +321,7 @@ class Delivery:
                 time.sleep(_RUN_END_BATCH_S)
             with self._state:
                 self._idle_senders -= 1
-                self._busy_since[threading.get_ident()] = time.monotonic()
+                self._busy.add(threading.get_ident())
             try:
                 for report in self._run_ended() if item is _RUN_ENDED else (item,):
                     while report is not None:  # a newer body of the task may have come while one was in flight
@@ -324,7 +335,7 @@ class Delivery:
                 self._refill()  # half the queue at once: one spool transaction leases several rows
             with self._state:
                 self._idle_senders += 1
-                del self._busy_since[threading.get_ident()]
+                self._busy.discard(threading.get_ident())
                 self._state.notify_all()
 
     def _run_ended(self) -> list[SpooledReport]:
@@ -362,6 +373,8 @@ class Delivery:
         target = self._target(report.agent_id)
         request = httpx.Request("POST", target.url, headers=target.headers, content=report.body.encode(),
                                 extensions=target.extensions)
+        sender = threading.get_ident()
+        self._in_request_since[sender] = time.monotonic()  # a dict's set and pop are atomic: no lock
         try:
             if target.transport is None:
                 response = self._http.send(request)
@@ -376,6 +389,8 @@ class Delivery:
                     response.close()
         except httpx.HTTPError as exc:
             return None, None, f"{type(exc).__name__}: {exc}"
+        finally:
+            self._in_request_since.pop(sender, None)
         if response.is_success:
             return response.status_code, None, ""
         return response.status_code, _retry_after_s(response), response.text[:300]
