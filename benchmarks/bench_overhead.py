@@ -122,8 +122,18 @@ def openai_agents_runner(model_name: str) -> Callable[[], Any]:
 
 # --- modes: what is installed on the tracer provider --------------------------------------------------
 
-def instrument(framework: str, mode: str, provider, spool_dir: str) -> Callable[[], None]:
+def instrument(framework: str, mode: str, provider, spool_dir: str) -> Callable[[], bool]:
     """Instrument for ``mode``; returns a flush that drains whatever the mode runs in the background."""
+    switch_on, _, flush = install(framework, mode, provider, spool_dir)
+    switch_on()
+    return flush
+
+
+def install(framework: str, mode: str, provider, spool_dir: str
+            ) -> tuple[Callable[[], None], Callable[[], None], Callable[[], bool]]:
+    """Install ``mode``'s processors; returns (on, off, flush): ``on`` instruments the framework, ``off``
+    gives it back as ``bare`` runs it (the paired design switches between the two in one process), and
+    ``flush`` drains whatever the mode runs in the background."""
     flushes = [lambda: provider.force_flush(30_000)]
     if framework == "openai_agents":
         # The SDK's default trace processor uploads to OpenAI: never in a benchmark, in no mode.
@@ -142,9 +152,44 @@ def instrument(framework: str, mode: str, provider, spool_dir: str) -> Callable[
         processor = XpanderSpanProcessor(exporter)
         provider.add_span_processor(processor)
         flushes += [lambda: processor.force_flush(30_000), lambda: exporter.force_flush(30_000)]
-    for instrumentor in _instrumentors(framework, mode):
-        instrumentor.instrument(tracer_provider=provider)
-    return lambda: all(flush() for flush in flushes)
+    instrumentors = _instrumentors(framework, mode)
+    state = {"on": False, "trace_processors": None}
+
+    def on() -> None:
+        if state["on"]:
+            return
+        for instrumentor in instrumentors:
+            instrumentor.instrument(tracer_provider=provider)
+        if framework == "openai_agents":
+            # Some instrumentations add their trace processor to the SDK only the first time: put back the
+            # list the first ``on`` made when ``off`` emptied it.
+            processors = _trace_processors()
+            if state["trace_processors"] is None:
+                state["trace_processors"] = processors
+            elif not processors:
+                from agents import set_trace_processors
+                set_trace_processors(list(state["trace_processors"]))
+        state["on"] = True
+
+    def off() -> None:
+        if not state["on"]:
+            return
+        for instrumentor in instrumentors:
+            instrumentor.uninstrument()
+        if framework == "openai_agents":
+            # Not every instrumentation's uninstrument removes its trace processor from the SDK.
+            from agents import set_trace_processors
+            set_trace_processors([])
+        state["on"] = False
+
+    return on, off, lambda: all(flush() for flush in flushes)
+
+
+def _trace_processors() -> list[Any]:
+    from agents.tracing import get_trace_provider
+
+    multi = getattr(get_trace_provider(), "_multi_processor", None)
+    return list(getattr(multi, "_processors", ()))
 
 
 def _instrumentors(framework: str, mode: str) -> list[Any]:
@@ -194,11 +239,15 @@ def complete_spans(spans: Sequence[Any]) -> int:
 
 # --- the worker: one mode, fresh process ---------------------------------------------------------------
 
-def worker(framework: str, mode: str, runs: int, warmup: int, cpu: int | None = None) -> dict[str, Any]:
+def _hold_on_cpu(cpu: int | None) -> None:
     if cpu is not None and hasattr(os, "sched_setaffinity"):
         # Every thread of the process on one CPU: migrations between CPUs made runs of one process cost up
         # to half as much again as the next process's on this machine; CPU time still counts every thread.
         os.sched_setaffinity(0, {cpu})
+
+
+def _keeping_provider():
+    """A tracer provider whose batch processor's exporter only keeps the spans (the same in every mode)."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -213,6 +262,12 @@ def worker(framework: str, mode: str, runs: int, warmup: int, cpu: int | None = 
     kept = KeepSpans()
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(kept))
+    return provider, kept
+
+
+def worker(framework: str, mode: str, runs: int, warmup: int, cpu: int | None = None) -> dict[str, Any]:
+    _hold_on_cpu(cpu)
+    provider, kept = _keeping_provider()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as spool_dir:
         flush = instrument(framework, mode, provider, spool_dir)
@@ -241,10 +296,69 @@ def worker(framework: str, mode: str, runs: int, warmup: int, cpu: int | None = 
     return results
 
 
+# --- the paired worker: bare and one mode, block by block, in one process ------------------------------
+
+def paired_worker(framework: str, mode: str, runs: int, warmup: int, pairs: int,
+                  cpu: int | None = None) -> dict[str, Any]:
+    """Blocks of runs with ``mode`` switched on and off in turn (bare, mode, mode, bare, ...), each block
+    followed by the flush, so that a mode's background work is charged to its own block.
+
+    Both sides of a pair run in the same process, minutes apart from no other process: what moves between
+    processes (their memory layout, the CPU they got, a noisy neighbour's burst) cancels out of each
+    pair's difference, which is what the fresh-process design leaves in.
+    """
+    import gc
+
+    _hold_on_cpu(cpu)
+    provider, kept = _keeping_provider()
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as spool_dir:
+        switch_on, switch_off, flush = install(framework, mode, provider, spool_dir)
+        make = agno_runner if framework == "agno" else openai_agents_runner
+        for workload, model_name in WORKLOADS.items():
+            run = make(model_name)
+            block = max(1, runs // RUNS_DIVISOR[workload] // pairs)
+            for switch in (switch_on, switch_off):  # both sides warm before the first measured block
+                switch()
+                for _ in range(warmup):
+                    run()
+                flush()
+            kept.spans.clear()
+            cost: dict[bool, list[float]] = {False: [], True: []}
+            spans = {False: 0, True: 0}
+            complete = {False: 0, True: 0}
+            for pair in range(pairs):
+                for instrumented in ((False, True) if pair % 2 == 0 else (True, False)):
+                    (switch_on if instrumented else switch_off)()
+                    gc.collect()  # the previous block's garbage is not this block's to collect
+                    start = time.process_time()
+                    for _ in range(block):
+                        run()
+                    flush()
+                    cost[instrumented].append((time.process_time() - start) / block * 1e6)
+                    spans[instrumented] += len(kept.spans)
+                    complete[instrumented] += complete_spans(kept.spans)
+                    kept.spans.clear()
+            switch_off()
+            added = [on - off for on, off in zip(cost[True], cost[False], strict=True)]
+            measured = pairs * block
+            results[workload] = {
+                "pairs": pairs, "block_runs": block, "bare_cpu_us_per_run": statistics.median(cost[False]),
+                "cpu_us_per_run": statistics.median(cost[True]), "added_us_per_run": statistics.median(added),
+                "added_us_per_run_pairs": added, "bare_spans_per_run": spans[False] / measured,
+                "spans_per_run": spans[True] / measured, "complete_spans_per_run": complete[True] / measured,
+            }
+        provider.shutdown()
+    return results
+
+
 # --- the driver: rounds of fresh processes, then the table --------------------------------------------
 
 def drive(framework: str, modes: Sequence[str], rounds: int, runs: int, warmup: int,
-          cpu: int | None) -> dict[str, Any]:
+          cpu: int | None, pairs: int = 0) -> dict[str, Any]:
+    """``pairs`` > 0: the paired design (``paired_worker``), one process per mode and round, bare in each."""
+    if pairs:
+        modes = [mode for mode in modes if mode != "bare"]
     samples: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     for r in range(rounds):
         order = list(modes) if r % 2 == 0 else list(reversed(modes))
@@ -252,10 +366,11 @@ def drive(framework: str, modes: Sequence[str], rounds: int, runs: int, warmup: 
             print(f"round {r + 1}/{rounds}: {framework} {mode}", file=sys.stderr, flush=True)
             out = subprocess.run(
                 [sys.executable, __file__, "--worker", "--framework", framework, "--modes", mode,
-                 "--runs", str(runs), "--warmup", str(warmup), *(["--cpu", str(cpu)] if cpu is not None else [])],
+                 "--runs", str(runs), "--warmup", str(warmup), "--pairs", str(pairs),
+                 *(["--cpu", str(cpu)] if cpu is not None else [])],
                 check=True, capture_output=True, text=True, env={**os.environ, "AGNO_TELEMETRY": "false"})
             samples[mode].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    return summarize(framework, modes, samples)
+    return summarize_paired(framework, modes, samples) if pairs else summarize(framework, modes, samples)
 
 
 def summarize(framework: str, modes: Sequence[str], samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
@@ -299,6 +414,40 @@ def summarize(framework: str, modes: Sequence[str], samples: dict[str, list[dict
             "workloads": table, "samples": samples}
 
 
+def summarize_paired(framework: str, modes: Sequence[str],
+                     samples: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Per mode: the median over its processes of each process's median pair difference."""
+    table: dict[str, dict[str, Any]] = {}
+    for workload in WORKLOADS:
+        rows: dict[str, Any] = {}
+        for mode in modes:
+            per_process = [s[workload] for s in samples[mode]]
+            added = [p["added_us_per_run"] for p in per_process]
+            spans = per_process[-1]["complete_spans_per_run"]
+            rows[mode] = {
+                # A mode whose uninstrument leaves the framework instrumented (its "bare" blocks still emit
+                # spans) has no bare side to pair with: shown, never in a ratio.
+                "restored_by_uninstrument": all(p["bare_spans_per_run"] == 0 for p in per_process),
+                "bare_cpu_us_per_run": statistics.median(p["bare_cpu_us_per_run"] for p in per_process),
+                "cpu_us_per_run": statistics.median(p["cpu_us_per_run"] for p in per_process),
+                "added_us_per_run": statistics.median(added), "added_us_per_run_processes": added,
+                "bare_spans_per_run": per_process[-1]["bare_spans_per_run"],
+                "spans_per_run": per_process[-1]["spans_per_run"], "complete_spans_per_run": spans,
+                "added_us_per_complete_span": statistics.median(added) / spans if spans else None,
+            }
+        for mode in ("ours", "ours_instrumentation"):
+            ours = rows.get(mode, {})
+            for peer in ("openinference", "openllmetry"):
+                if peer in rows and ours and ours["restored_by_uninstrument"] and rows[peer]["restored_by_uninstrument"]:
+                    ours[f"per_run_vs_{peer}"] = _ratio(ours["added_us_per_run"], rows[peer]["added_us_per_run"])
+                    ours[f"per_span_vs_{peer}"] = _ratio(ours["added_us_per_complete_span"],
+                                                         rows[peer]["added_us_per_complete_span"])
+        table[workload] = rows
+    return {"framework": framework, "design": "paired", "python": platform.python_version(),
+            "machine": platform.machine(), "cpus": os.cpu_count(), "rounds": len(next(iter(samples.values()))),
+            "versions": _versions(framework), "workloads": table, "samples": samples}
+
+
 def _ratio(a: float | None, b: float | None) -> float | None:
     """a / b, or None when either added cost is not above zero (within the noise: no ratio to speak of)."""
     return a / b if a is not None and b is not None and a > 0 and b > 0 else None
@@ -312,9 +461,13 @@ def _versions(framework: str) -> dict[str, str]:
     return found
 
 
+def fmt(value: Any, spec: str = ".0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
 def render(result: dict[str, Any]) -> str:
-    def fmt(value: Any, spec: str = ".0f") -> str:
-        return "-" if value is None else format(value, spec)
+    if result.get("design") == "paired":
+        return render_paired(result)
 
     lines = [f"### {result['framework']} ({', '.join(f'{k} {v}' for k, v in result['versions'].items())})", ""]
     for workload, rows in result["workloads"].items():
@@ -339,6 +492,31 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_paired(result: dict[str, Any]) -> str:
+    lines = [f"### {result['framework']}, paired ({', '.join(f'{k} {v}' for k, v in result['versions'].items())})",
+             ""]
+    for workload, rows in result["workloads"].items():
+        lines += [f"**{workload}**", "",
+                  "| mode | bare CPU µs/run | mode CPU µs/run | added µs/run (median of processes) "
+                  "| per process | complete spans/run | added µs/complete span |",
+                  "| --- | ---: | ---: | ---: | --- | ---: | ---: |"]
+        for mode, row in rows.items():
+            spread = ", ".join(fmt(v) for v in row["added_us_per_run_processes"])
+            if not row["restored_by_uninstrument"]:
+                mode += f" (its uninstrument left {fmt(row['bare_spans_per_run'], '.0f')} spans per bare run: not compared)"
+            lines.append(f"| {mode} | {fmt(row['bare_cpu_us_per_run'])} | {fmt(row['cpu_us_per_run'])} | "
+                         f"{fmt(row['added_us_per_run'])} | {spread} | {fmt(row['complete_spans_per_run'], '.1f')} "
+                         f"| {fmt(row['added_us_per_complete_span'])} |")
+        lines.append("")
+        for mode in ("ours", "ours_instrumentation"):
+            ratios = [f"{key.replace('_', ' ')} = {fmt(value, '.2f')}"
+                      for key, value in rows.get(mode, {}).items() if "_vs_" in key]
+            if ratios:
+                lines.append(f"{mode} / peer: " + "; ".join(ratios) + "  ")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _last_cpu() -> int | None:
     cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     return max(cpus) if cpus else None
@@ -354,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--cpu", type=int, default=_last_cpu(),
                         help="run every mode's process on this CPU only (-1: let the OS move them)")
+    parser.add_argument("--pairs", type=int, default=0,
+                        help="the paired design: this many bare/mode block pairs in each process (0: off)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
@@ -361,9 +541,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(modes) - set(MODES):
         parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
     if args.worker:
-        print(json.dumps(worker(args.framework, modes[0], args.runs, args.warmup, cpu)))
+        if args.pairs:
+            print(json.dumps(paired_worker(args.framework, modes[0], args.runs, args.warmup, args.pairs, cpu)))
+        else:
+            print(json.dumps(worker(args.framework, modes[0], args.runs, args.warmup, cpu)))
         return 0
-    result = drive(args.framework, modes, args.rounds, args.runs, args.warmup, cpu)
+    result = drive(args.framework, modes, args.rounds, args.runs, args.warmup, cpu, args.pairs)
     result["cpu"] = cpu
     print(render(result))
     if args.json:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _overhead_smoke import run_overhead_smoke
+from _overhead_smoke import check_paired, run_overhead_smoke, run_paired_smoke
 
 
 def test_overhead_benchmark_runs_bare_and_ours(tmp_path):
@@ -16,3 +16,9 @@ def test_overhead_benchmark_runs_bare_and_ours(tmp_path):
     assert "added_us_per_run" in tool_call["ours"] and tool_call["bare"]["cpu_us_per_run"] > 0
     ours = tool_call["ours"]
     assert ours["main_thread_cpu_us_per_run"] > 0 and ours["other_threads_cpu_us_per_run"] >= 0
+
+
+def test_overhead_benchmark_paired_design_switches_ours_on_and_off(tmp_path):
+    result = run_paired_smoke("agno", tmp_path)
+    assert result["framework"] == "agno"
+    check_paired(result)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from _overhead_smoke import run_overhead_smoke
+from _overhead_smoke import check_paired, run_overhead_smoke, run_paired_smoke
 
 
 def test_overhead_benchmark_runs_bare_and_ours(tmp_path):
@@ -18,3 +18,9 @@ def test_overhead_benchmark_runs_bare_and_ours(tmp_path):
     assert ours["main_thread_cpu_us_per_run"] > 0 and ours["other_threads_cpu_us_per_run"] >= 0
     assert tool_call["ours"]["added_us_per_run_best"] == (tool_call["ours"]["cpu_us_per_run_best"]
                                                          - tool_call["bare"]["cpu_us_per_run_best"])
+
+
+def test_overhead_benchmark_paired_design_switches_ours_on_and_off(tmp_path):
+    result = run_paired_smoke("openai_agents", tmp_path)
+    assert result["framework"] == "openai_agents"
+    check_paired(result)
