@@ -380,6 +380,80 @@ def test_a_busy_application_thread_is_no_reason_for_another_sender(tmp_path):
     d.shutdown(1)
 
 
+class DeletionCountingSpool(Spool):
+    """Counts the transactions that delete delivered rows."""
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.deletions: list[int] = []  # rows per deleting transaction
+
+    def delete(self, report):
+        self.deletions.append(1)
+        return super().delete(report)
+
+    def delete_all(self, reports):
+        if len(reports) > 1:  # one report: delete() counts it
+            self.deletions.append(len(reports))
+        return super().delete_all(reports)
+
+
+def spool_on_run_end(delivery_of, bodies):
+    """An ``on_idle`` that spools ``bodies`` once, as the exporter does when a run ends (on the sender that
+    ``request_idle_call`` woke; the scheduler's own once-a-second calls do nothing)."""
+    pending = [list(bodies)]
+
+    def on_idle() -> None:
+        if pending and threading.current_thread().name.startswith("xpander-otel-delivery-"):
+            delivery_of[0].submit([("agent-1", body) for body in pending.pop()])
+    return on_idle
+
+
+def test_the_reports_of_a_run_end_are_deleted_from_the_spool_in_one_transaction(tmp_path):
+    endpoint = Endpoint()
+    spool = DeletionCountingSpool(tmp_path / "spool.sqlite3")
+    delivery_of: list[Delivery] = []
+    bodies = [report(n).to_wire() for n in range(6)]
+    d = in_process(spool, endpoint, on_idle=spool_on_run_end(delivery_of, bodies))
+    delivery_of.append(d)
+    d.request_idle_call()
+    wait_until(lambda: len(endpoint.bodies) == 6)
+    assert d.force_flush(5)
+    assert [body["id"] for body in endpoint.bodies] == [body["id"] for body in bodies]
+    assert spool.deletions == [6] and spool.count() == 0
+    d.shutdown(1)
+
+
+def test_a_newer_body_that_came_while_its_report_waited_for_deletion_is_sent_too(tmp_path):
+    # task-0 is acknowledged while task-1 hangs; task-0's newer body arrives before the deleting transaction.
+    task_1_sent = threading.Event()
+    task_1_held = threading.Event()
+    endpoint = Endpoint()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["id"] == "task-1":
+            task_1_held.set()
+            task_1_sent.wait(10)
+        return endpoint(request)
+
+    spool = DeletionCountingSpool(tmp_path / "spool.sqlite3")
+    first, second = report(0).to_wire(), report(1).to_wire()
+    delivery_of: list[Delivery] = []
+    d = Delivery(spool, Configuration(api_key=API_KEY, base_url="http://xpander.test"), policy=FAST,
+                 request_timeout_s=2.0, transport=httpx.MockTransport(answer), senders=1,
+                 on_idle=spool_on_run_end(delivery_of, [first, second]))
+    delivery_of.append(d)
+    d.request_idle_call()
+    assert task_1_held.wait(5)
+    newer = {**first, "result": "updated"}
+    d.submit([("agent-1", newer)])  # task-0's row: acknowledged, still leased to the sender, not deleted
+    task_1_sent.set()
+    wait_until(lambda: len(endpoint.bodies) == 3)
+    assert d.force_flush(5)
+    assert endpoint.bodies == [first, second, newer]
+    assert spool.count() == 0 and spool.deletions == [2, 1]
+    d.shutdown(1)
+
+
 def test_a_large_batch_is_delivered_through_the_spool_backlog(tmp_path):
     endpoint = Endpoint()
     d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)

@@ -19,7 +19,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -49,6 +49,8 @@ _RUN_END_BATCH_S = 0.01
 # Rows leased ahead of the senders, per sender: enough to keep them busy, few enough that a lease does
 # not run out while its row waits in the queue.
 _AHEAD_PER_SENDER = 2
+# Acknowledged rows deleted in one spool transaction, at most: a crash before it sends them again.
+_DELETE_TOGETHER = 16
 # Compact, like httpx's own JSON bodies; one encoder for every report (json.dumps makes one per call).
 _to_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _WHAT_TO_FIX = {
@@ -323,12 +325,7 @@ class Delivery:
                 self._idle_senders -= 1
                 self._busy.add(threading.get_ident())
             try:
-                for report in self._run_ended() if item is _RUN_ENDED else (item,):
-                    while report is not None:  # a newer body of the task may have come while one was in flight
-                        if self._stopping:
-                            self._release(report)
-                            break
-                        report = self._deliver(report)
+                self._deliver_all(self._run_ended() if item is _RUN_ENDED else (item,))
             except Exception:  # a spool error: the row stays in the spool, leased until its lease runs out
                 log.exception("xpander-otel could not settle a task report in the spool")
             if self._backlog and self._ready.qsize() <= self._lookahead // 2:
@@ -348,8 +345,38 @@ class Delivery:
         finally:
             self._kept.reports = None
 
-    def _deliver(self, report: SpooledReport) -> SpooledReport | None:
-        """POST one report and settle its row; return the task's newer body when it is due now."""
+    def _deliver_all(self, reports: Iterable[SpooledReport]) -> None:
+        """POST reports one after another, then delete the acknowledged rows in one spool transaction.
+
+        A crash before that transaction sends those reports again at the next start (the API takes a
+        task's report again as an update, as it takes a newer body): one commit per run end instead of one
+        per report.
+        """
+        acknowledged: list[SpooledReport] = []
+        for report in reports:
+            self._deliver_with_updates(report, acknowledged)
+            if len(acknowledged) >= _DELETE_TOGETHER:
+                acknowledged = self._forget(acknowledged)
+        while acknowledged:
+            acknowledged = self._forget(acknowledged)
+
+    def _forget(self, acknowledged: list[SpooledReport]) -> list[SpooledReport]:
+        """Delete acknowledged rows; send the newer bodies that replaced some meanwhile (acknowledged: returned)."""
+        again: list[SpooledReport] = []
+        for older in self.spool.delete_all(acknowledged):  # a newer body of the task came while one was in flight
+            self._deliver_with_updates(self.spool.claim(older.key, time.time(), self._lease_s), again)
+        return again
+
+    def _deliver_with_updates(self, report: SpooledReport | None, acknowledged: list[SpooledReport]) -> None:
+        while report is not None:  # a newer body of the task may have come while one was in flight
+            if self._stopping:
+                self._release(report)
+                return
+            report = self._deliver(report, acknowledged)
+
+    def _deliver(self, report: SpooledReport, acknowledged: list[SpooledReport]) -> SpooledReport | None:
+        """POST one report and settle its row (an acknowledged one: into ``acknowledged``, deleted by the
+        caller); return the task's newer body when it is due now."""
         if report.lease_until - time.time() < self._send_window_s:
             return None  # waited too long in the queue: the spool has it, due when the lease runs out
         try:
@@ -358,8 +385,8 @@ class Delivery:
             status, retry_after, detail = None, None, f"{type(exc).__name__}: {exc}"
         if status is not None and 200 <= status < 300:
             self.delivered += 1
-            if self.spool.delete(report):
-                return None
+            acknowledged.append(report)
+            return None
         elif status is None or status in _RETRY_STATUSES or status >= 500:
             self._retry(report, status, retry_after, detail)
         else:

@@ -184,6 +184,25 @@ class Spool:
                 self._release(report.key)
         return bool(deleted)
 
+    def delete_all(self, reports: list[SpooledReport]) -> list[SpooledReport]:
+        """Forget delivered reports in one transaction; return those a newer body replaced (lease released)."""
+        if len(reports) == 1:
+            return [] if self.delete(reports[0]) else reports
+        replaced = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for report in reports:
+                    if not self._db.execute("DELETE FROM reports WHERE key = ? AND version = ?",
+                                            (report.key, report.version)).rowcount:
+                        self._release(report.key)
+                        replaced.append(report)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return replaced
+
     def retry_at(self, report: SpooledReport, when: float) -> None:
         """Send again at ``when``; a newer body that replaced this one meanwhile stays due now."""
         with self._lock:
