@@ -323,7 +323,15 @@ def paired_worker(framework: str, mode: str, runs: int, warmup: int, pairs: int,
                 for _ in range(warmup):
                     run()
                 flush()
-            kept.spans.clear()
+                kept.spans.clear()
+            run()
+            flush()
+            if kept.spans:
+                # Its uninstrument leaves the framework instrumented: there is no bare side to pair with,
+                # and each further switch would add a layer of its wrappers.
+                results[workload] = {"restored_by_uninstrument": False, "bare_spans_per_run": len(kept.spans)}
+                kept.spans.clear()
+                continue
             cost: dict[bool, list[float]] = {False: [], True: []}
             spans = {False: 0, True: 0}
             complete = {False: 0, True: 0}
@@ -343,7 +351,8 @@ def paired_worker(framework: str, mode: str, runs: int, warmup: int, pairs: int,
             added = [on - off for on, off in zip(cost[True], cost[False], strict=True)]
             measured = pairs * block
             results[workload] = {
-                "pairs": pairs, "block_runs": block, "bare_cpu_us_per_run": statistics.median(cost[False]),
+                "restored_by_uninstrument": True, "pairs": pairs, "block_runs": block,
+                "bare_cpu_us_per_run": statistics.median(cost[False]),
                 "cpu_us_per_run": statistics.median(cost[True]), "added_us_per_run": statistics.median(added),
                 "added_us_per_run_pairs": added, "bare_spans_per_run": spans[False] / measured,
                 "spans_per_run": spans[True] / measured, "complete_spans_per_run": complete[True] / measured,
@@ -422,12 +431,16 @@ def summarize_paired(framework: str, modes: Sequence[str],
         rows: dict[str, Any] = {}
         for mode in modes:
             per_process = [s[workload] for s in samples[mode]]
+            if not all(p["restored_by_uninstrument"] for p in per_process):
+                # Its uninstrument leaves the framework instrumented (a bare run still emits spans): no bare
+                # side to pair with, so no figures.
+                rows[mode] = {"restored_by_uninstrument": False,
+                              "bare_spans_per_run": max(p["bare_spans_per_run"] for p in per_process)}
+                continue
             added = [p["added_us_per_run"] for p in per_process]
             spans = per_process[-1]["complete_spans_per_run"]
             rows[mode] = {
-                # A mode whose uninstrument leaves the framework instrumented (its "bare" blocks still emit
-                # spans) has no bare side to pair with: shown, never in a ratio.
-                "restored_by_uninstrument": all(p["bare_spans_per_run"] == 0 for p in per_process),
+                "restored_by_uninstrument": True,
                 "bare_cpu_us_per_run": statistics.median(p["bare_cpu_us_per_run"] for p in per_process),
                 "cpu_us_per_run": statistics.median(p["cpu_us_per_run"] for p in per_process),
                 "added_us_per_run": statistics.median(added), "added_us_per_run_processes": added,
@@ -501,9 +514,11 @@ def render_paired(result: dict[str, Any]) -> str:
                   "| per process | complete spans/run | added µs/complete span |",
                   "| --- | ---: | ---: | ---: | --- | ---: | ---: |"]
         for mode, row in rows.items():
-            spread = ", ".join(fmt(v) for v in row["added_us_per_run_processes"])
             if not row["restored_by_uninstrument"]:
-                mode += f" (its uninstrument left {fmt(row['bare_spans_per_run'], '.0f')} spans per bare run: not compared)"
+                lines.append(f"| {mode}: its uninstrument leaves the framework instrumented ({row['bare_spans_per_run']} "
+                             "spans from a run after it), not measured | | | | | | |")
+                continue
+            spread = ", ".join(fmt(v) for v in row["added_us_per_run_processes"])
             lines.append(f"| {mode} | {fmt(row['bare_cpu_us_per_run'])} | {fmt(row['cpu_us_per_run'])} | "
                          f"{fmt(row['added_us_per_run'])} | {spread} | {fmt(row['complete_spans_per_run'], '.1f')} "
                          f"| {fmt(row['added_us_per_complete_span'])} |")
