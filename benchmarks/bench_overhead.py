@@ -22,6 +22,16 @@ same from each mode's fastest round is reported beside it (noise on a shared mac
 it comes in bursts that can land on one mode's rounds more than another's).
 Per emitted span divides the added cost by the *complete* spans the mode emits per run: agent and tool
 spans, and model-call spans only when they carry the call's token usage.
+
+``--pairs N``, the paired design: each mode's process (bare has none of its own) runs N pairs of blocks,
+bare and the mode in turn (the mode switched on with ``instrument()`` and off with ``uninstrument()``;
+our exporter stays installed and its flush is in the mode's block), and a mode's added cost is the
+median pair difference; across processes, the median of those. What differs between processes (memory
+layout, the CPU, a burst of a neighbour) then cancels out of each difference. A mode whose
+``uninstrument()`` leaves the framework instrumented (a run after it still emits spans) is reported as
+such and not measured.
+
+    python benchmarks/bench_overhead.py --framework agno --pairs 10 --rounds 8 --json out.json
 """
 
 from __future__ import annotations
