@@ -454,6 +454,30 @@ def test_a_newer_body_that_came_while_its_report_waited_for_deletion_is_sent_too
     d.shutdown(1)
 
 
+def test_reports_acknowledged_before_a_spool_error_are_still_deleted(tmp_path):
+    class FailingRetrySpool(DeletionCountingSpool):
+        def retry_at(self, report, when):
+            raise RuntimeError("disk I/O error")
+
+    answered: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        task = json.loads(request.content)["id"]
+        answered.append(task)
+        return httpx.Response(503 if task == "task-1" else 200, json={})
+
+    spool = FailingRetrySpool(tmp_path / "spool.sqlite3")
+    delivery_of: list[Delivery] = []
+    d = Delivery(spool, Configuration(api_key=API_KEY, base_url="http://xpander.test"), policy=FAST,
+                 request_timeout_s=2.0, transport=httpx.MockTransport(answer),
+                 on_idle=spool_on_run_end(delivery_of, [report(0).to_wire(), report(1).to_wire()]))
+    delivery_of.append(d)
+    d.request_idle_call()
+    wait_until(lambda: answered[:2] == ["task-0", "task-1"] and spool.deletions)
+    assert [key for (key,) in spool._db.execute("SELECT key FROM reports")] == ["agent-1/task-1"]
+    d.shutdown(0.1)
+
+
 def test_a_large_batch_is_delivered_through_the_spool_backlog(tmp_path):
     endpoint = Endpoint()
     d = in_process(Spool(tmp_path / "spool.sqlite3"), endpoint)

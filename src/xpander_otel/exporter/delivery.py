@@ -353,12 +353,14 @@ class Delivery:
         per report.
         """
         acknowledged: list[SpooledReport] = []
-        for report in reports:
-            self._deliver_with_updates(report, acknowledged)
-            if len(acknowledged) >= _DELETE_TOGETHER:
+        try:
+            for report in reports:
+                self._deliver_with_updates(report, acknowledged)
+                if len(acknowledged) >= _DELETE_TOGETHER:
+                    acknowledged = self._forget(acknowledged)
+        finally:  # a spool error on a later report: the acknowledged ones are still forgotten
+            while acknowledged:
                 acknowledged = self._forget(acknowledged)
-        while acknowledged:
-            acknowledged = self._forget(acknowledged)
 
     def _forget(self, acknowledged: list[SpooledReport]) -> list[SpooledReport]:
         """Delete acknowledged rows; send the newer bodies that replaced some meanwhile (acknowledged: returned)."""
