@@ -18,4 +18,5 @@ def test_exporter_benchmark_produces_results():
     assert (result["spans"], result["reports"], result["batches"], result["batch_spans"]) == (160, 20, 2, 512)
     assert result["delivered"] is True
     assert result["assembler_spans_per_s"] > 0
+    assert result["batch_by_batch_spans_per_s"] > 0 and result["batch_by_batch_spans_per_cpu_s"] > 0
     assert 0 < result["export_ms_p50"] <= result["export_ms_p99"] <= result["export_ms_max"]
