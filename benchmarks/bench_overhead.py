@@ -313,9 +313,9 @@ def paired_worker(framework: str, mode: str, runs: int, warmup: int, pairs: int,
     """Blocks of runs with ``mode`` switched on and off in turn (bare, mode, mode, bare, ...), each block
     followed by the flush, so that a mode's background work is charged to its own block.
 
-    Both sides of a pair run in the same process, minutes apart from no other process: what moves between
-    processes (their memory layout, the CPU they got, a noisy neighbour's burst) cancels out of each
-    pair's difference, which is what the fresh-process design leaves in.
+    Both sides of a pair run in the same process, one right after the other: what moves between processes
+    (their memory layout, the CPU they got, a noisy neighbour's burst) cancels out of each pair's
+    difference, where the fresh-process design leaves it in.
     """
     import gc
 
