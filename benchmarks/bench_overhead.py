@@ -504,15 +504,19 @@ def render(result: dict[str, Any]) -> str:
                          f"{fmt(row.get('added_us_per_complete_span'))} | {fmt(row['cpu_us_per_run_best'])} | "
                          f"{fmt(row.get('added_us_per_run_best'))} | {fmt(row['main_thread_cpu_us_per_run'])} | "
                          f"{fmt(row['other_threads_cpu_us_per_run'])} |")
-        lines.append("")
-        # "-": an added cost at or below zero, i.e. within the noise of the machine.
-        for mode in ("ours", "ours_instrumentation"):
-            ratios = [f"{key.replace('_best', ' (fastest rounds)').replace('_', ' ')} = {fmt(value, '.2f')}"
-                      for key, value in rows.get(mode, {}).items() if "_vs_" in key]
-            if ratios:
-                lines.append(f"{mode} / peer: " + "; ".join(ratios) + "  ")
-        lines.append("")
+        lines += ["", *_ratio_lines(rows), ""]
     return "\n".join(lines)
+
+
+def _ratio_lines(rows: dict[str, Any]) -> list[str]:
+    # "-": an added cost at or below zero, i.e. within the noise of the machine.
+    lines = []
+    for mode in ("ours", "ours_instrumentation"):
+        ratios = [f"{key.replace('_best', ' (fastest rounds)').replace('_', ' ')} = {fmt(value, '.2f')}"
+                  for key, value in rows.get(mode, {}).items() if "_vs_" in key]
+        if ratios:
+            lines.append(f"{mode} / peer: " + "; ".join(ratios) + "  ")
+    return lines
 
 
 def render_paired(result: dict[str, Any]) -> str:
@@ -532,13 +536,7 @@ def render_paired(result: dict[str, Any]) -> str:
             lines.append(f"| {mode} | {fmt(row['bare_cpu_us_per_run'])} | {fmt(row['cpu_us_per_run'])} | "
                          f"{fmt(row['added_us_per_run'])} | {spread} | {fmt(row['complete_spans_per_run'], '.1f')} "
                          f"| {fmt(row['added_us_per_complete_span'])} |")
-        lines.append("")
-        for mode in ("ours", "ours_instrumentation"):
-            ratios = [f"{key.replace('_', ' ')} = {fmt(value, '.2f')}"
-                      for key, value in rows.get(mode, {}).items() if "_vs_" in key]
-            if ratios:
-                lines.append(f"{mode} / peer: " + "; ".join(ratios) + "  ")
-        lines.append("")
+        lines += ["", *_ratio_lines(rows), ""]
     return "\n".join(lines)
 
 
