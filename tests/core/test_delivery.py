@@ -178,6 +178,17 @@ def test_an_update_that_arrives_while_the_old_body_is_in_flight_is_not_deleted(s
     assert again is not None and again.body == updated
 
 
+def test_delete_all_forgets_delivered_rows_and_returns_those_a_newer_body_replaced(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3", max_rows=1000)
+    _, leased = spool.put_and_claim([(f"a/{n}", "a", f"body {n}") for n in range(300)], lease_s=30, limit=300)
+    assert len(leased) == 300
+    spool.put([("a/7", "a", "newer body 7")])  # while body 7 is in flight
+    replaced = spool.delete_all(leased)
+    assert [report.key for report in replaced] == ["a/7"]
+    assert spool._db.execute("SELECT key, body, version, owner FROM reports").fetchall() == [
+        ("a/7", "newer body 7", 2, None)]  # kept, released: due for any sender
+
+
 def test_the_latest_body_of_a_task_is_the_one_that_arrives(recorder, spool):
     recorder.reply("POST", PATH, Reply(503), Reply(200, {}))
     d = delivery(spool, recorder.url)
@@ -392,8 +403,7 @@ class DeletionCountingSpool(Spool):
         return super().delete(report)
 
     def delete_all(self, reports):
-        if len(reports) > 1:  # one report: delete() counts it
-            self.deletions.append(len(reports))
+        self.deletions.append(len(reports))
         return super().delete_all(reports)
 
 

@@ -120,9 +120,19 @@ def test_early_exports_do_not_walk_the_buffered_traces_each_time(exporter, monke
     exporter._last_expire = 0.0
     for span_id in range(50):
         exporter._awaited_roots.add(span_id)
-        exporter._tick()
+        exporter._after_run_end()
     assert len(walks) == 1
     assert not exporter._awaited_roots  # every early export was still made
+
+
+def test_the_schedulers_once_a_second_tick_leaves_early_exports_to_the_senders(exporter):
+    # Every run end wakes a sender for its early export; the scheduler flushing the processor too would
+    # only be a second thread waiting for a busy application's GIL.
+    exporter._awaited_roots.add(7)
+    exporter._tick()
+    assert exporter._awaited_roots == {7}
+    exporter._after_run_end()
+    assert not exporter._awaited_roots
 
 
 def test_a_task_roots_early_export_is_assembled_on_the_delivery_thread(exporter, posted, monkeypatch):

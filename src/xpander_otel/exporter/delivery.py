@@ -62,7 +62,7 @@ _WHAT_TO_FIX = {
 }
 
 
-_RUN_ENDED = object()  # a sender's queue entry: call on_idle (a run ended), then send what it spooled
+_RUN_ENDED = object()  # a sender's queue entry: call on_run_end (a run ended), then send what it spooled
 
 
 class _Target(NamedTuple):
@@ -101,6 +101,7 @@ class Delivery:
         request_timeout_s: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         on_idle: Callable[[], None] | None = None,
+        on_run_end: Callable[[], None] | None = None,
         senders: int = 4,
     ) -> None:
         self.spool = spool
@@ -114,7 +115,7 @@ class Delivery:
         self._http = httpx.Client(timeout=httpx.Timeout(request_timeout_s, connect=min(5.0, request_timeout_s)),
                                   transport=transport)
         self._targets: dict[str, _Target] = {}  # agent id -> where and how its reports are POSTed
-        # Rows for the senders; None stops one; _RUN_ENDED has one call ``on_idle`` (see request_idle_call).
+        # Rows for the senders; None stops one; _RUN_ENDED has one call ``on_run_end`` (request_idle_call).
         self._ready: queue.SimpleQueue[SpooledReport | object | None] = queue.SimpleQueue()
         self._run_end_queued = False
         self._kept = threading.local()  # a sender's own list while it spools reports it will send itself
@@ -130,9 +131,11 @@ class Delivery:
         self._backlog = False  # due rows may wait in the spool beyond what the queue holds
         self._stopping = False
         self._refusals_logged: set[tuple[int, str]] = set()
-        # Called by the scheduler about once a second (the exporter reports runs whose grace period ended),
-        # and by a sender when a run ends (request_idle_call): the last call of either resets the second.
+        # Called by the scheduler about once a second (the exporter reports runs whose grace period ended);
+        # on_run_end (default: on_idle) by a sender when a run ends (request_idle_call). The last call of
+        # either resets the second.
         self._on_idle = on_idle
+        self._on_run_end = on_run_end or on_idle
         self._last_idle_call = 0.0
         self.delivered = 0
         self.dropped = 0
@@ -207,7 +210,8 @@ class Delivery:
         return flushed
 
     def request_idle_call(self) -> None:
-        """Have a sender call ``on_idle`` now rather than the scheduler within the next second.
+        """Have a sender call ``on_run_end`` now (``on_idle`` when not given), not the scheduler ``on_idle``
+        within the next second.
 
         A run just ended: the sender that assembles and spools its report then POSTs it too, one thread
         woken per run instead of two (and one per ``_RUN_END_BATCH_S`` when runs end faster than that).
@@ -299,11 +303,12 @@ class Delivery:
 
     def _call_on_idle(self, requested: bool = False) -> None:
         now = time.monotonic()
-        if self._on_idle is None or (now - self._last_idle_call < 1.0 and not requested):
+        call = self._on_run_end if requested else self._on_idle
+        if call is None or (now - self._last_idle_call < 1.0 and not requested):
             return
         try:
             self._last_idle_call = now
-            self._on_idle()
+            call()
         except Exception:
             log.exception("xpander-otel periodic assembly failed")
 
@@ -336,7 +341,7 @@ class Delivery:
                 self._state.notify_all()
 
     def _run_ended(self) -> list[SpooledReport]:
-        """Call ``on_idle`` on this sender; return the reports it spooled (leased to us, to send now)."""
+        """Call ``on_run_end`` on this sender; return the reports it spooled (leased to us, to send now)."""
         self._run_end_queued = False
         self._kept.reports = []
         try:

@@ -108,7 +108,8 @@ class XpanderSpanExporter(SpanExporter):
             # After a fork (pre-forking servers) the child gets a delivery of its own: see _for_this_process.
             self._new_delivery = lambda: Delivery(
                 _open_spool(spool_path), self.configuration, policy=retry_policy,
-                request_timeout_s=request_timeout_s, transport=transport, on_idle=self._tick)
+                request_timeout_s=request_timeout_s, transport=transport, on_idle=self._tick,
+                on_run_end=self._after_run_end)
             self._delivery = self._new_delivery()
             self._pid = os.getpid()
             self._start_assembly_thread()  # now, so that no export() waits for a thread to start
@@ -148,7 +149,7 @@ class XpanderSpanExporter(SpanExporter):
             return True
         deadline = time.monotonic() + timeout_millis / 1000
         self._for_this_process()
-        self._tick()  # may hand off the batch of a task root that just ended
+        self._after_run_end()  # may hand off the batch of a task root that just ended
         assembled = self._wait_assembled(timeout_millis / 1000)
         return self._delivery.force_flush(max(0.0, deadline - time.monotonic())) and assembled
 
@@ -301,7 +302,7 @@ class XpanderSpanExporter(SpanExporter):
         return tasks
 
     def _tick(self) -> None:
-        """Report runs whose parents never came (grace period over): called by the delivery worker."""
+        """Report runs whose parents never came (grace period over): the delivery's scheduler, once a second."""
         if self._assembler is None or self._shut_down:
             return
         now = time.monotonic()
@@ -311,7 +312,15 @@ class XpanderSpanExporter(SpanExporter):
                 self._last_expire = now
                 tasks = self._assembler.expire(now)
             self._deliver(tasks)
-        if self._awaited_roots:
+
+    def _after_run_end(self) -> None:
+        """A task root ended (``export_soon``): export it now, on the delivery sender that woke for it.
+
+        Not on the scheduler's once-a-second tick: every run end has a sender on its way, and a second
+        thread flushing the same processor next to a busy application only waits for its GIL.
+        """
+        self._tick()
+        if self._awaited_roots and self.enabled:
             self._export_awaited_roots()
 
     def _export_awaited_roots(self) -> None:

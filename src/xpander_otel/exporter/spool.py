@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MEMORY = ":memory:"
+# Rows one statement deletes at most (two bound values each; SQLite's oldest limit is 999 values).
+_ROWS_PER_STATEMENT = 256
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS reports (
@@ -185,22 +187,24 @@ class Spool:
         return bool(deleted)
 
     def delete_all(self, reports: list[SpooledReport]) -> list[SpooledReport]:
-        """Forget delivered reports in one transaction; return those a newer body replaced (lease released)."""
-        if len(reports) == 1:
-            return [] if self.delete(reports[0]) else reports
-        replaced = []
+        """Forget delivered reports; return those a newer body replaced meanwhile (their lease released).
+
+        One statement for the lot: each statement lets go of the GIL and, next to a busy application
+        thread, waits up to a switch interval to get it back.
+        """
+        replaced: list[SpooledReport] = []
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for report in reports:
-                    if not self._db.execute("DELETE FROM reports WHERE key = ? AND version = ?",
-                                            (report.key, report.version)).rowcount:
+            for start in range(0, len(reports), _ROWS_PER_STATEMENT):
+                chunk = reports[start:start + _ROWS_PER_STATEMENT]
+                deleted = self._db.execute(
+                    f"DELETE FROM reports WHERE (key, version) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})",
+                    [value for report in chunk for value in (report.key, report.version)]).rowcount
+                if deleted == len(chunk):
+                    continue
+                for report in chunk:  # a row still here carries a newer body
+                    if self._db.execute("SELECT 1 FROM reports WHERE key = ?", (report.key,)).fetchone():
                         self._release(report.key)
                         replaced.append(report)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
         return replaced
 
     def retry_at(self, report: SpooledReport, when: float) -> None:
