@@ -189,6 +189,31 @@ def test_delete_all_forgets_delivered_rows_and_returns_those_a_newer_body_replac
         ("a/7", "newer body 7", 2, None)]  # kept, released: due for any sender
 
 
+def test_the_usual_run_end_batch_takes_two_spool_statements_and_its_deletion_one(tmp_path):
+    # Each statement lets go of the GIL: next to a busy application thread, a wait of up to 5 ms to get it back.
+    spool = Spool(tmp_path / "spool.sqlite3")
+    statements: list[str] = []
+    spool._db.set_trace_callback(statements.append)
+    _, leased = spool.put_and_claim([(f"a/{n}", "a", f"body {n}") for n in range(3)], lease_s=30, limit=8)
+    assert [report.key for report in leased] == ["a/0", "a/1", "a/2"]
+    assert [statement.split()[0] for statement in statements] == ["INSERT", "SELECT"]  # the rows, the cap
+    statements.clear()
+    assert spool.delete_all(leased) == []
+    assert [statement.split()[0] for statement in statements] == ["DELETE"]
+    assert spool.count() == 0
+
+
+def test_a_batch_updating_spooled_rows_leases_new_and_changed_rows_up_to_the_limit(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3")
+    spool.put([("a/0", "a", "body 0"), ("a/1", "a", "body 1")], now=1.0)
+    _, leased = spool.put_and_claim([("a/0", "a", "body 0"), ("a/1", "a", "newer 1"), ("a/2", "a", "body 2"),
+                                     ("a/3", "a", "body 3")], lease_s=30, limit=2, now=2.0)
+    # a/0 is unchanged (nothing to send); a/2 was inserted with the lease, a/1's newer body claimed.
+    assert sorted((r.key, r.body, r.version) for r in leased) == [("a/1", "newer 1", 2), ("a/2", "body 2", 1)]
+    rows = spool._db.execute("SELECT key, body, version, owner IS NOT NULL FROM reports ORDER BY key").fetchall()
+    assert rows == [("a/0", "body 0", 1, 0), ("a/1", "newer 1", 2, 1), ("a/2", "body 2", 1, 1), ("a/3", "body 3", 1, 0)]
+
+
 def test_the_latest_body_of_a_task_is_the_one_that_arrives(recorder, spool):
     recorder.reply("POST", PATH, Reply(503), Reply(200, {}))
     d = delivery(spool, recorder.url)

@@ -6,9 +6,9 @@ by a process that died is released when the next process starts. Each row carrie
 update that arrives while the previous body is in flight is not deleted by that send's acknowledgement;
 it waits (unleased, due) until that send ends, so two bodies of one task are never in flight at once.
 
-``put_and_claim`` writes a batch in one transaction and leases its new rows to the writing process at
-once, so they can be handed to its senders in memory; the table stays the record senders fall back on
-(retries, replays after a restart, rows of other processes).
+``put_and_claim`` writes a batch (one statement when every row is new) and leases its new rows to the
+writing process at once, so they can be handed to its senders in memory; the table stays the record
+senders fall back on (retries, replays after a restart, rows of other processes).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MEMORY = ":memory:"
-# Rows one statement deletes at most (two bound values each; SQLite's oldest limit is 999 values).
+# Rows one statement deletes at most (two bound values each; a quarter of it inserted, seven values each):
+# under SQLite's oldest limit of 999 bound values.
 _ROWS_PER_STATEMENT = 256
 
 _SCHEMA = """
@@ -80,44 +81,69 @@ class Spool:
 
     def put_and_claim(self, items: list[tuple[str, str, str]], *, lease_s: float, limit: int,
                       now: float | None = None) -> tuple[int, list[SpooledReport]]:
-        """Store rows in one transaction and lease up to ``limit`` of the new or changed ones to this process.
+        """Store rows and lease up to ``limit`` of the new or changed ones to this process.
 
         Returns how many old rows the size cap pushed out, and the leased rows (to send now). A row whose
         previous body is in flight is updated but not leased: it goes out when that send ends.
+
+        The usual batch (every task new) is one INSERT and the cap's check: each statement lets go of the
+        GIL and, next to a busy application thread, waits up to a switch interval to get it back. A batch
+        that updates rows already spooled settles those in one transaction.
         """
         now = time.time() if now is None else now
-        lease = (os.getpid(), now + lease_s)
+        owner, lease_until = os.getpid(), now + lease_s
         # A batch may hold two bodies of one task: only the last one counts.
         latest = {key: (agent_id, body) for key, agent_id, body in items}
-        claimed: list[SpooledReport] = []
+        rows = [(key, agent_id, body, now, now, *((owner, lease_until) if n < limit else (None, 0.0)))
+                for n, (key, (agent_id, body)) in enumerate(latest.items())]
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for key, (agent_id, body) in latest.items():
-                    report = self._upsert(key, agent_id, body, now, lease if len(claimed) < limit else None)
-                    if report is not None:
-                        claimed.append(report)
-                pushed_out = self._enforce_cap()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            if self._insert(rows) == len(rows):
+                claimed = [SpooledReport(key, agent_id, body, 1, 0, now, lease_until)
+                           for key, agent_id, body, _, _, row_owner, _ in rows if row_owner is not None]
+            else:
+                claimed = self._settle_existing(rows, now, (owner, lease_until), limit)
+            pushed_out = self._enforce_cap()
         return pushed_out, claimed
 
-    def _upsert(self, key: str, agent_id: str, body: str, now: float,
-                lease: tuple[int, float] | None) -> SpooledReport | None:
-        owner, lease_until = lease or (None, 0.0)
-        inserted = self._db.execute(
-            "INSERT INTO reports (key, agent_id, body, next_attempt, created, owner, lease_until) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
-            (key, agent_id, body, now, now, owner, lease_until)).rowcount
-        if inserted:
-            return SpooledReport(key, agent_id, body, 1, 0, now, lease_until) if lease else None
-        changed = self._db.execute(
-            "UPDATE reports SET body = ?, agent_id = ?, version = version + 1, "
-            "next_attempt = min(next_attempt, ?) WHERE key = ? AND body != ?",
-            (body, agent_id, now, key, body)).rowcount
-        return self._claim_key(key, now, lease) if changed and lease else None
+    def _insert(self, rows: list[tuple]) -> int:
+        """Insert the rows whose key is not spooled yet; return how many were."""
+        inserted = 0
+        for start in range(0, len(rows), _ROWS_PER_STATEMENT // 4):
+            chunk = rows[start:start + _ROWS_PER_STATEMENT // 4]
+            inserted += self._db.execute(
+                "INSERT INTO reports (key, agent_id, body, next_attempt, created, owner, lease_until) VALUES "
+                + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)) + " ON CONFLICT(key) DO NOTHING",
+                [value for row in chunk for value in row]).rowcount
+        return inserted
+
+    def _settle_existing(self, rows: list[tuple], now: float, lease: tuple[int, float],
+                         limit: int) -> list[SpooledReport]:
+        """After ``_insert`` left some keys out (spooled already): update those rows with the new bodies."""
+        claimed: list[SpooledReport] = []
+        latest_body = {row[0]: row[2] for row in rows}.get
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            # Rows this call inserted: version 1, created now with this body (leased to us if within the limit).
+            ours = {key: (row_owner, row_lease) for key, version, created, body, row_owner, row_lease in self._db.execute(
+                "SELECT key, version, created, body, owner, lease_until FROM reports WHERE key IN "
+                f"({', '.join('?' * len(rows))})", [row[0] for row in rows])
+                if version == 1 and created == now and body == latest_body(key)}
+            for key, agent_id, body, *_ in rows:
+                if ours.get(key) == lease:
+                    claimed.append(SpooledReport(key, agent_id, body, 1, 0, now, lease[1]))
+                    continue
+                changed = key in ours or self._db.execute(
+                    "UPDATE reports SET body = ?, agent_id = ?, version = version + 1, "
+                    "next_attempt = min(next_attempt, ?) WHERE key = ? AND body != ?",
+                    (body, agent_id, now, key, body)).rowcount
+                report = self._claim_key(key, now, lease) if changed and len(claimed) < limit else None
+                if report is not None:
+                    claimed.append(report)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return claimed
 
     def _enforce_cap(self) -> int:
         # count(*) reads every row: first a bound from the rowids (two index lookups); the rows lie between.
