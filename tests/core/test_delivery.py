@@ -201,6 +201,9 @@ def test_the_usual_run_end_batch_takes_two_spool_statements_and_its_deletion_one
     assert spool.delete_all(leased) == []
     assert [statement.split()[0] for statement in statements] == ["DELETE"]
     assert spool.count() == 0
+    spool._db.set_trace_callback(None)
+    plan = spool._db.execute("EXPLAIN QUERY PLAN " + statements[0]).fetchall()
+    assert [step[3] for step in plan] == ["SEARCH reports USING INDEX sqlite_autoindex_reports_1 (key=?)"]
 
 
 def test_a_batch_updating_spooled_rows_leases_new_and_changed_rows_up_to_the_limit(tmp_path):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MEMORY = ":memory:"
-# Rows one statement deletes at most (two bound values each; a quarter of it inserted, seven values each):
+# Rows one statement deletes at most (three bound values each; a quarter of it inserted, seven values each):
 # under SQLite's oldest limit of 999 bound values.
 _ROWS_PER_STATEMENT = 256
 
@@ -222,9 +222,12 @@ class Spool:
         with self._lock:
             for start in range(0, len(reports), _ROWS_PER_STATEMENT):
                 chunk = reports[start:start + _ROWS_PER_STATEMENT]
+                # By key (the primary key's index), each row's version checked against the acknowledged one.
                 deleted = self._db.execute(
-                    f"DELETE FROM reports WHERE (key, version) IN (VALUES {', '.join(['(?, ?)'] * len(chunk))})",
-                    [value for report in chunk for value in (report.key, report.version)]).rowcount
+                    f"DELETE FROM reports WHERE key IN ({', '.join('?' * len(chunk))}) AND version = CASE key "
+                    + " ".join(["WHEN ? THEN ?"] * len(chunk)) + " END",
+                    [*(report.key for report in chunk),
+                     *(value for report in chunk for value in (report.key, report.version))]).rowcount
                 if deleted == len(chunk):
                     continue
                 for report in chunk:  # a row still here carries a newer body
