@@ -217,6 +217,14 @@ def test_a_batch_updating_spooled_rows_leases_new_and_changed_rows_up_to_the_lim
     assert rows == [("a/0", "body 0", 1, 0), ("a/1", "newer 1", 2, 1), ("a/2", "body 2", 1, 1), ("a/3", "body 3", 1, 0)]
 
 
+def test_a_large_batch_with_spooled_rows_among_new_ones_is_stored_whole(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3", max_rows=5000)
+    spool.put([("a/500", "a", "old 500"), ("a/1500", "a", "old 1500")])
+    _, leased = spool.put_and_claim([(f"a/{n}", "a", f"body {n}") for n in range(2000)], lease_s=30, limit=2000)
+    assert len(leased) == 2000 and spool.count() == 2000
+    assert spool._db.execute("SELECT body, version FROM reports WHERE key = 'a/1500'").fetchone() == ("body 1500", 2)
+
+
 def test_the_latest_body_of_a_task_is_the_one_that_arrives(recorder, spool):
     recorder.reply("POST", PATH, Reply(503), Reply(200, {}))
     d = delivery(spool, recorder.url)

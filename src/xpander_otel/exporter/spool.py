@@ -124,10 +124,14 @@ class Spool:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             # Rows this call inserted: version 1, created now with this body (leased to us if within the limit).
-            ours = {key: (row_owner, row_lease) for key, version, created, body, row_owner, row_lease in self._db.execute(
-                "SELECT key, version, created, body, owner, lease_until FROM reports WHERE key IN "
-                f"({', '.join('?' * len(rows))})", [row[0] for row in rows])
-                if version == 1 and created == now and body == latest_body(key)}
+            ours: dict[str, tuple[int | None, float]] = {}
+            for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+                keys = [row[0] for row in rows[start:start + _ROWS_PER_STATEMENT]]
+                for key, version, created, body, row_owner, row_lease in self._db.execute(
+                        "SELECT key, version, created, body, owner, lease_until FROM reports WHERE key IN "
+                        f"({', '.join('?' * len(keys))})", keys):
+                    if version == 1 and created == now and body == latest_body(key):
+                        ours[key] = (row_owner, row_lease)
             for key, agent_id, body, *_ in rows:
                 if ours.get(key) == lease:
                     claimed.append(SpooledReport(key, agent_id, body, 1, 0, now, lease[1]))
