@@ -502,8 +502,8 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"| {mode} | {fmt(row['cpu_us_per_run'])} | {fmt(row.get('added_us_per_run'))} | "
                          f"{fmt(row['spans_per_run'], '.1f')} | {fmt(row['complete_spans_per_run'], '.1f')} | "
                          f"{fmt(row.get('added_us_per_complete_span'))} | {fmt(row['cpu_us_per_run_best'])} | "
-                         f"{fmt(row.get('added_us_per_run_best'))} | {fmt(row['main_thread_cpu_us_per_run'])} | "
-                         f"{fmt(row['other_threads_cpu_us_per_run'])} |")
+                         f"{fmt(row.get('added_us_per_run_best'))} | {fmt(row.get('main_thread_cpu_us_per_run'))} | "
+                         f"{fmt(row.get('other_threads_cpu_us_per_run'))} |")
         lines += ["", *_ratio_lines(rows), ""]
     return "\n".join(lines)
 
