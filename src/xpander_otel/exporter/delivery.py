@@ -122,8 +122,7 @@ class Delivery:
         self._max_senders = max(1, senders)
         self._lookahead = _AHEAD_PER_SENDER * self._max_senders  # rows leased ahead, at most (see _room)
         self._senders: list[threading.Thread] = []
-        self._idle_senders = 0
-        self._busy: set[int] = set()  # sender thread ids on an item (see _send_reports)
+        self._busy: set[int] = set()  # sender thread ids on an item; the other senders are idle
         self._in_request_since: dict[int, float] = {}  # sender thread id -> when its current POST began
         self._state = threading.Condition()  # guards the sender counts; notified when a sender is done
         self._wake = threading.Event()  # wakes the scheduler
@@ -237,7 +236,8 @@ class Delivery:
             # None busy: the idle senders take the queue, however long. A busy sender outside a request
             # (assembling, spooling) is about to take the next item: not a reason either.
             busy = self._busy
-            if (busy and self._ready.qsize() > self._idle_senders and len(self._senders) < self._max_senders
+            idle = len(self._senders) - len(busy)
+            if (busy and self._ready.qsize() > idle and len(self._senders) < self._max_senders
                     and self._all_in_slow_requests(busy)):
                 self._start_sender()
 
@@ -250,7 +250,6 @@ class Delivery:
         thread = threading.Thread(target=self._send, name=f"xpander-otel-delivery-{len(self._senders)}",
                                   daemon=True)
         self._senders.append(thread)
-        self._idle_senders += 1
         thread.start()
 
     def _refill(self) -> None:
@@ -327,7 +326,6 @@ class Delivery:
                 # no reason to start another sender.
                 time.sleep(_RUN_END_BATCH_S)
             with self._state:
-                self._idle_senders -= 1
                 self._busy.add(threading.get_ident())
             try:
                 self._deliver_all(self._run_ended() if item is _RUN_ENDED else (item,))
@@ -336,7 +334,6 @@ class Delivery:
             if self._backlog and self._ready.qsize() <= self._lookahead // 2:
                 self._refill()  # half the queue at once: one spool transaction leases several rows
             with self._state:
-                self._idle_senders += 1
                 self._busy.discard(threading.get_ident())
                 self._state.notify_all()
 

@@ -209,12 +209,7 @@ class Spool:
 
     def delete(self, report: SpooledReport) -> bool:
         """Forget a delivered (or refused) report; False (lease released) if a newer body replaced it."""
-        with self._lock:
-            deleted = self._db.execute("DELETE FROM reports WHERE key = ? AND version = ?",
-                                       (report.key, report.version)).rowcount
-            if not deleted:
-                self._release(report.key)
-        return bool(deleted)
+        return not self.delete_all([report])
 
     def delete_all(self, reports: list[SpooledReport]) -> list[SpooledReport]:
         """Forget delivered reports; return those a newer body replaced meanwhile (their lease released).
