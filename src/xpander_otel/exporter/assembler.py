@@ -85,12 +85,12 @@ class AssembledTask:
 
 
 class _Trace:
-    __slots__ = ("agents", "children", "incomplete", "last_seen", "pending", "reported", "spans")
+    __slots__ = ("children", "incomplete", "last_seen", "pending", "reported", "spans")
 
     def __init__(self, now: float) -> None:
+        # Every stored record was classified on arrival: ``record._kind.agent`` says whether it is an agent.
         self.spans: dict[int, SpanRecord] = {}
         self.children: dict[int, list[int]] = {}
-        self.agents: set[int] = set()  # ids of the agent spans (classified once, on arrival)
         self.pending: dict[int, float] = {}  # agent span id -> when it arrived, waiting for its parents
         self.reported: dict[int, dict[str, Any]] = {}  # task root span id -> last reported body
         self.last_seen = now
@@ -183,8 +183,6 @@ class Assembler:
             trace.incomplete = True
             return False
         spans[span_id] = record
-        if is_agent:
-            trace.agents.add(span_id)
         parent_id = record.parent_id
         if parent_id is not None:
             children = trace.children.get(parent_id)
@@ -217,7 +215,7 @@ class Assembler:
 
     def _settle(self, trace_id: int, trace: _Trace, new: list[SpanRecord], now: float) -> list[AssembledTask]:
         roots: set[int] = set()
-        candidates = [s.span_id for s in new if s.span_id in trace.agents]
+        candidates = [s.span_id for s in new if s._kind.agent]
         if trace.pending:
             candidates.extend(sid for sid in trace.pending if sid not in candidates)
         for span_id in candidates:
@@ -233,7 +231,7 @@ class Assembler:
             else:
                 trace.pending.setdefault(span_id, now)
         for span in new if trace.reported else ():
-            if span.span_id not in trace.agents:
+            if not span._kind.agent:
                 top, _ = self._top_agent(trace, span.span_id)
                 if top is not None and top in trace.reported:
                     roots.add(top)  # a late span of a reported task
@@ -254,7 +252,7 @@ class Assembler:
     def _drop_if_agentless(self, trace: _Trace, local_root: int) -> None:
         """A local root ended with no agent span below it: nothing there will become a report."""
         subtree = self._subtree(trace, local_root)
-        if any(s.span_id in trace.agents for s in subtree):
+        if any(s._kind.agent for s in subtree):
             return
         for span in subtree:
             del trace.spans[span.span_id]
@@ -267,7 +265,7 @@ class Assembler:
         for _ in range(len(trace.spans) + 1):  # bounds the walk even on malformed (cyclic) data
             if span is None:
                 return top, False
-            if span.span_id in trace.agents:
+            if span._kind.agent:
                 top = span.span_id
             if span.is_local_root:
                 return top, True

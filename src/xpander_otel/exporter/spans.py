@@ -57,7 +57,9 @@ class SpanRecord:
     @classmethod
     def from_readable_span(cls, span: Any, agent_ancestor: bool | None = None) -> SpanRecord:
         """A record of an SDK ``ReadableSpan`` (the resource's attributes are shared, not copied)."""
-        if not _reads_fields(type(span)):
+        # This lookup and the attributes' below are inline: as calls they were a tenth of a conversion.
+        reads_fields = _reads_fields_of.get(type(span))
+        if not (reads_fields or (reads_fields is None and _reads_fields(type(span)))):
             return cls._from_properties(span, agent_ancestor)
         # The SDK's properties only return these fields, and a property call cost more than the rest; a
         # SpanContext is a tuple (trace_id, span_id, is_remote, ...) and is read by position for the same
@@ -65,6 +67,7 @@ class SpanRecord:
         context, parent, status, resource = span._context, span._parent, span._status, span._resource
         start_ns = span._start_time or 0
         is_error = status is not None and status.status_code is _ERROR
+        attributes = getattr(span._attributes, "_dict", None)  # shared: see span_attributes
         # Positional: with twelve fields, a keyword call cost as much as the rest of the conversion.
         return cls(
             context[0],                                          # trace_id
@@ -75,7 +78,7 @@ class SpanRecord:
             span._end_time or start_ns,                          # end_ns
             is_error,                                            # is_error
             _error_message(status.description, span._events) if is_error else None,  # error_message
-            span_attributes(span),                               # attributes
+            attributes if type(attributes) is dict else span_attributes(span),  # attributes
             resource.attributes if resource is not None else _EMPTY,  # resource
             parent is not None and parent[2],                    # parent_is_remote
             agent_ancestor,                                      # agent_ancestor
