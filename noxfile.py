@@ -30,7 +30,8 @@ def core(session: nox.Session) -> None:
     """Client, keys, dev server, exporter and bridge: no agent framework installed."""
     # The OTLP JSON exporter (a bridge client in tests) needs the newest SDK, which some frameworks' pins
     # exclude: so it is installed here, not in the dev extra every environment shares.
-    session.install("-e", ".[server,dev]", "opentelemetry-exporter-otlp-json-http>=0.60b0")
+    # trustme: the certificates of the HTTPS delivery tests.
+    session.install("-e", ".[server,dev]", "opentelemetry-exporter-otlp-json-http>=0.60b0", "trustme>=1.1")
     session.run(*PYTEST, "tests/core", *session.posargs)
 
 

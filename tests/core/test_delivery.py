@@ -618,3 +618,159 @@ def test_rows_another_process_spooled_are_sent_by_the_periodic_read(tmp_path):
     wait_until(lambda: endpoint.bodies, timeout_s=3)  # read from the table within about a second
     assert endpoint.bodies == [report(7).to_wire()]
     d.shutdown(1)
+
+
+# --- the direct connection (http.client): kept alive, dropped by the server, TLS ------------------------
+
+class KeepAliveAPI:
+    """An HTTP/1.1 API that records, per connection, the reports it answers. ``drop_second``: the second
+    request on a connection is read, then the connection is closed without an answer (as a server whose
+    idle timeout fired meanwhile); ``idle_timeout_s``: the server closes a connection idle that long."""
+
+    def __init__(self, *, drop_second: bool = False, idle_timeout_s: float | None = None, tls=None) -> None:
+        import http.server
+
+        api = self
+        self.answered: list[tuple[int, dict]] = []  # (connection number, report)
+        self.dropped = 0
+        self._connections = 0
+        self._lock = threading.Lock()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            timeout = idle_timeout_s
+
+            def setup(self):
+                super().setup()
+                with api._lock:
+                    api._connections += 1
+                    self.number, self.requests = api._connections, 0
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.requests += 1
+                if drop_second and self.requests == 2:
+                    api.dropped += 1
+                    self.close_connection = True
+                    return
+                api.answered.append((self.number, body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https://localhost' if tls is not None else 'http://127.0.0.1'}:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SLOW_RETRY = RetryPolicy(base_s=10.0, max_s=10.0)  # a report that needed a retry would miss the test's wait
+
+
+def test_reports_to_a_direct_url_share_one_kept_alive_connection(spool):
+    api = KeepAliveAPI()
+    d = delivery(spool, api.url, policy=SLOW_RETRY)
+    try:
+        for n in range(1, 6):
+            assert d.submit([("agent-1", report(n))])
+            assert d.force_flush(2)
+    finally:
+        d.shutdown(1)
+        api.close()
+    assert api.answered == [(1, report(n).to_wire()) for n in range(1, 6)]
+
+
+def test_a_connection_the_server_dropped_before_answering_is_replaced_at_once(spool):
+    api = KeepAliveAPI(drop_second=True)
+    d = delivery(spool, api.url, policy=SLOW_RETRY)
+    try:
+        for n in (1, 2):
+            assert d.submit([("agent-1", report(n))])
+            assert d.force_flush(2)  # no retry in 10 s: sent again on a new connection, at once
+        assert (d.delivered, spool.count()) == (2, 0)
+    finally:
+        d.shutdown(1)
+        api.close()
+    assert (api.dropped, api.answered) == (1, [(1, report(1).to_wire()), (2, report(2).to_wire())])
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(spool):
+    api = KeepAliveAPI(idle_timeout_s=0.1)
+    d = delivery(spool, api.url, policy=SLOW_RETRY)
+    try:
+        assert d.submit([("agent-1", report(1))])
+        assert d.force_flush(2)
+        time.sleep(0.5)  # the server closes the idle connection
+        assert d.submit([("agent-1", report(2))])
+        assert d.force_flush(2)
+    finally:
+        d.shutdown(1)
+        api.close()
+    assert api.answered == [(1, report(1).to_wire()), (2, report(2).to_wire())]
+
+
+@pytest.fixture
+def tls_api(tmp_path):
+    import ssl
+
+    import trustme  # installed by the core session
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    api = KeepAliveAPI(tls=server_context)
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    yield api, tmp_path / "ca.pem"
+    api.close()
+
+
+def test_https_reports_are_verified_against_the_certificates_httpx_trusts(tls_api, spool, monkeypatch):
+    api, ca = tls_api
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # httpx's SSL context trusts the test authority
+    d = delivery(spool, api.url, policy=SLOW_RETRY)
+    try:
+        for n in (1, 2):
+            assert d.submit([("agent-1", report(n))])
+            assert d.force_flush(2)
+    finally:
+        d.shutdown(1)
+    assert api.answered == [(1, report(1).to_wire()), (1, report(2).to_wire())]
+
+
+def test_an_https_server_with_an_untrusted_certificate_gets_no_report(tls_api, spool, caplog):
+    api, _ = tls_api
+    d = delivery(spool, api.url, policy=SLOW_RETRY)
+    try:
+        assert d.submit([("agent-1", report())])
+        assert not d.force_flush(1)
+        assert spool.count() == 1  # kept for a later attempt
+    finally:
+        d.shutdown(0.5)
+    assert api.answered == []
+
+
+def test_only_a_direct_connection_takes_http_client(spool, monkeypatch):
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.delenv("http_proxy", raising=False)
+    direct = delivery(spool, "http://127.0.0.1:9")
+    mocked = delivery(spool, "http://127.0.0.1:9", transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    proxied = delivery(spool, "http://xpander.invalid")
+    try:
+        target = direct._target("agent-1").direct
+        assert (target.origin, target.path) == (("http", "127.0.0.1", 9), PATH)
+        assert mocked._target("agent-1").direct is None  # a transport given is always used
+        assert proxied._target("agent-1").direct is None  # the proxy is httpx's
+    finally:
+        for d in (direct, mocked, proxied):
+            d.shutdown(0.5)

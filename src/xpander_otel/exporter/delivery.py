@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import http.client
 import json
 import queue
 import random
@@ -29,6 +30,7 @@ from opentelemetry.instrumentation.utils import suppress_http_instrumentation, s
 from .. import client, config, llm_keys
 from ..config import Configuration
 from ..models import TaskReport
+from .http_post import DirectTarget, KeptConnections, direct_target
 from .spool import Spool, SpooledReport
 
 log = llm_keys.get_logger(__name__)
@@ -70,6 +72,7 @@ class _Target(NamedTuple):
     headers: httpx.Headers
     extensions: dict[str, Any]
     transport: httpx.BaseTransport | None  # None: through ``Client.send`` (an httpx without the lookup)
+    direct: DirectTarget | None  # set: over ``http.client`` (a direct connection; see http_post)
 
 
 @dataclass(frozen=True)
@@ -112,8 +115,13 @@ class Delivery:
         # wait in their queue for one more request timeout before its lease would be too short to send it.
         self._send_window_s = request_timeout_s * 3
         self._lease_s = self._send_window_s + request_timeout_s
-        self._http = httpx.Client(timeout=httpx.Timeout(request_timeout_s, connect=min(5.0, request_timeout_s)),
+        connect_timeout_s = min(5.0, request_timeout_s)
+        self._http = httpx.Client(timeout=httpx.Timeout(request_timeout_s, connect=connect_timeout_s),
                                   transport=transport)
+        # A transport given (tests, an application's own) is always used; without one, a direct connection
+        # goes over http.client (a third of httpx's CPU per report), a proxy through httpx.
+        self._connections = (KeptConnections(self._http, connect_timeout_s, request_timeout_s)
+                             if transport is None else None)
         self._targets: dict[str, _Target] = {}  # agent id -> where and how its reports are POSTed
         # Rows for the senders; None stops one; _RUN_ENDED has one call ``on_run_end`` (request_idle_call).
         self._ready: queue.SimpleQueue[SpooledReport | object | None] = queue.SimpleQueue()
@@ -314,7 +322,11 @@ class Delivery:
     def _send(self) -> None:
         # Our own HTTP calls must not become spans of the user's trace (and loop back into the exporter).
         with suppress_instrumentation(), suppress_http_instrumentation():
-            self._send_reports()
+            try:
+                self._send_reports()
+            finally:
+                if self._connections is not None:
+                    self._connections.close_mine()
 
     def _send_reports(self) -> None:
         while True:
@@ -402,29 +414,36 @@ class Delivery:
 
     def _post(self, report: SpooledReport) -> tuple[int | None, float | None, str]:
         target = self._target(report.agent_id)
-        request = httpx.Request("POST", target.url, headers=target.headers, content=report.body.encode(),
-                                extensions=target.extensions)
         sender = threading.get_ident()
         self._in_request_since[sender] = time.monotonic()  # a dict's set and pop are atomic: no lock
         try:
-            if target.transport is None:
-                response = self._http.send(request)
+            if target.direct is not None and self._connections is not None:
+                status, retry_after, detail = self._connections.post(target.direct, report.body.encode())
             else:
-                # Straight to the client's transport (the same connection pool, or the proxy the environment
-                # names): the client's cookie, auth and redirect handling, which a report never needs, cost
-                # two thirds of a request on a fast connection.
-                response = target.transport.handle_request(request)
-                try:
-                    response.read()
-                finally:
-                    response.close()
-        except httpx.HTTPError as exc:
+                status, retry_after, detail = self._post_through_httpx(target, report.body.encode())
+        except (httpx.HTTPError, OSError, http.client.HTTPException) as exc:
             return None, None, f"{type(exc).__name__}: {exc}"
         finally:
             self._in_request_since.pop(sender, None)
+        return status, _retry_after_s(retry_after), detail
+
+    def _post_through_httpx(self, target: _Target, body: bytes) -> tuple[int, str | None, str]:
+        request = httpx.Request("POST", target.url, headers=target.headers, content=body,
+                                extensions=target.extensions)
+        if target.transport is None:
+            response = self._http.send(request)
+        else:
+            # Straight to the client's transport (the same connection pool, or the proxy the environment
+            # names): the client's cookie, auth and redirect handling, which a report never needs, cost two
+            # thirds of a request on a fast connection.
+            response = target.transport.handle_request(request)
+            try:
+                response.read()
+            finally:
+                response.close()
         if response.is_success:
             return response.status_code, None, ""
-        return response.status_code, _retry_after_s(response), response.text[:300]
+        return response.status_code, response.headers.get("retry-after"), response.text[:300]
 
     def _target(self, agent_id: str) -> _Target:
         """The URL and headers ``Backend.report_external_task`` uses for this agent (made once per agent:
@@ -438,7 +457,8 @@ class Delivery:
             template.headers.pop("Content-Length", None)
             pick = getattr(self._http, "_transport_for_url", None)  # httpx's own choice of pool or proxy
             target = _Target(template.url, template.headers, template.extensions,
-                             pick(template.url) if callable(pick) else None)
+                             pick(template.url) if callable(pick) else None,
+                             direct_target(self._http, template) if self._connections is not None else None)
             if len(self._targets) >= 1024:
                 self._targets.clear()
             self._targets[agent_id] = target
@@ -485,9 +505,8 @@ def _spool_row(agent_id: str, report: TaskReport | dict[str, Any]) -> tuple[str,
     return f"{agent_id}/{report.get('id')}", agent_id, body
 
 
-def _retry_after_s(response: httpx.Response) -> float | None:
+def _retry_after_s(value: str | None) -> float | None:
     """``Retry-After`` as seconds: delta-seconds or an HTTP date."""
-    value = response.headers.get("retry-after")
     if not value:
         return None
     try:
