@@ -189,14 +189,15 @@ def test_delete_all_forgets_delivered_rows_and_returns_those_a_newer_body_replac
         ("a/7", "newer body 7", 2, None)]  # kept, released: due for any sender
 
 
-def test_the_usual_run_end_batch_takes_two_spool_statements_and_its_deletion_one(tmp_path):
+def test_the_usual_run_end_batch_takes_one_spool_statement_and_its_deletion_one(tmp_path):
     # Each statement lets go of the GIL: next to a busy application thread, a wait of up to 5 ms to get it back.
     spool = Spool(tmp_path / "spool.sqlite3")
     statements: list[str] = []
     spool._db.set_trace_callback(statements.append)
     _, leased = spool.put_and_claim([(f"a/{n}", "a", f"body {n}") for n in range(3)], lease_s=30, limit=8)
     assert [report.key for report in leased] == ["a/0", "a/1", "a/2"]
-    assert [statement.split()[0] for statement in statements] == ["INSERT", "SELECT"]  # the rows, the cap
+    # The rows alone: rowids 1-3 mean at most 3 rows, far from the cap, so the cap is not read.
+    assert [statement.split()[0] for statement in statements] == ["INSERT"]
     statements.clear()
     assert spool.delete_all(leased) == []
     assert [statement.split()[0] for statement in statements] == ["DELETE"]
@@ -256,6 +257,18 @@ def test_spool_keeps_at_most_max_rows_dropping_the_oldest(tmp_path):
         spool.put([(f"a/{n}", "a", "{}")], now=float(n))
     keys = [row[0] for row in spool._db.execute("SELECT key FROM reports ORDER BY key")]
     assert keys == ["a/2", "a/3", "a/4"]
+
+
+def test_the_cap_is_read_once_the_rowids_pass_it(tmp_path):
+    spool = Spool(tmp_path / "spool.sqlite3", max_rows=4)
+    statements: list[str] = []
+    spool._db.set_trace_callback(statements.append)
+    for n in range(6):
+        statements.clear()
+        spool.put([(f"a/{n}", "a", "{}")], now=float(n))
+        assert [s.split()[0] for s in statements] == (["INSERT"] if n < 4 else ["INSERT", "SELECT", "SELECT", "DELETE"])
+    spool._db.set_trace_callback(None)
+    assert sorted(row[0] for row in spool._db.execute("SELECT key FROM reports")) == ["a/2", "a/3", "a/4", "a/5"]
 
 
 def test_spool_cap_counts_rows_not_rowids(tmp_path):

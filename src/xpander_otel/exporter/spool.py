@@ -97,24 +97,31 @@ class Spool:
         rows = [(key, agent_id, body, now, now, *((owner, lease_until) if n < limit else (None, 0.0)))
                 for n, (key, (agent_id, body)) in enumerate(latest.items())]
         with self._lock:
-            if self._insert(rows) == len(rows):
+            inserted, newest_rowid = self._insert(rows)
+            if inserted == len(rows):
                 claimed = [SpooledReport(key, agent_id, body, 1, 0, now, lease_until)
                            for key, agent_id, body, _, _, row_owner, _ in rows if row_owner is not None]
             else:
                 claimed = self._settle_existing(rows, now, (owner, lease_until), limit)
-            pushed_out = self._enforce_cap()
+            # A new row gets the largest rowid and rowids are distinct positive integers, so the table holds
+            # at most that many rows: within the cap (as a spool that empties keeps it, SQLite numbering
+            # from 1 again), its check is a statement saved.
+            pushed_out = self._enforce_cap() if inserted and newest_rowid > self.max_rows else 0
         return pushed_out, claimed
 
-    def _insert(self, rows: list[tuple]) -> int:
-        """Insert the rows whose key is not spooled yet; return how many were."""
-        inserted = 0
+    def _insert(self, rows: list[tuple]) -> tuple[int, int]:
+        """Insert the rows whose key is not spooled yet; return how many were and the newest rowid."""
+        inserted = newest_rowid = 0
         for start in range(0, len(rows), _ROWS_PER_STATEMENT // 4):
             chunk = rows[start:start + _ROWS_PER_STATEMENT // 4]
-            inserted += self._db.execute(
+            cursor = self._db.execute(
                 "INSERT INTO reports (key, agent_id, body, next_attempt, created, owner, lease_until) VALUES "
                 + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)) + " ON CONFLICT(key) DO NOTHING",
-                [value for row in chunk for value in row]).rowcount
-        return inserted
+                [value for row in chunk for value in row])
+            if cursor.rowcount:
+                inserted += cursor.rowcount
+                newest_rowid = max(newest_rowid, cursor.lastrowid or self.max_rows + 1)  # unknown: check
+        return inserted, newest_rowid
 
     def _settle_existing(self, rows: list[tuple], now: float, lease: tuple[int, float],
                          limit: int) -> list[SpooledReport]:
