@@ -467,6 +467,28 @@ def spool_on_run_end(delivery_of, bodies):
     return on_idle
 
 
+def test_a_run_end_soon_after_the_previous_one_waits_the_longer_window(tmp_path, monkeypatch):
+    from xpander_otel.exporter import delivery as delivery_module
+
+    # Windows far apart, so that a slow machine cannot blur them: 10 ms alone, 500 ms in quick succession.
+    monkeypatch.setattr(delivery_module, "_RUN_END_BATCH_S", 0.01)
+    monkeypatch.setattr(delivery_module, "_BUSY_RUN_END_BATCH_S", 0.5)
+    monkeypatch.setattr(delivery_module, "_QUICK_SUCCESSION_S", 0.3)
+    flushed: list[float] = []
+    d = in_process(Spool(tmp_path / "spool.sqlite3"), Endpoint(), on_run_end=lambda: flushed.append(time.monotonic()))
+    waits = []
+    try:
+        for pause in (0.0, 0.0, 0.4):  # the third run end comes 0.9 s after the second was taken
+            time.sleep(pause)
+            asked, seen = time.monotonic(), len(flushed)
+            d.request_idle_call()
+            wait_until(lambda: len(flushed) > seen)  # noqa: B023 (read at once, in this iteration)
+            waits.append(flushed[-1] - asked)
+    finally:
+        d.shutdown(1)
+    assert waits[0] < 0.4 and waits[1] >= 0.5 and waits[2] < 0.4, waits
+
+
 def test_the_reports_of_a_run_end_are_deleted_from_the_spool_in_one_transaction(tmp_path):
     endpoint = Endpoint()
     spool = DeletionCountingSpool(tmp_path / "spool.sqlite3")
