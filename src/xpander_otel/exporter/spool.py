@@ -86,9 +86,9 @@ class Spool:
         Returns how many old rows the size cap pushed out, and the leased rows (to send now). A row whose
         previous body is in flight is updated but not leased: it goes out when that send ends.
 
-        The usual batch (every task new) is one INSERT and the cap's check: each statement lets go of the
-        GIL and, next to a busy application thread, waits up to a switch interval to get it back. A batch
-        that updates rows already spooled settles those in one transaction.
+        The usual batch (every task new) is one INSERT (the cap's check too once rowids pass the cap): each
+        statement lets go of the GIL and, next to a busy application thread, waits up to a switch interval
+        to get it back. A batch that updates rows already spooled settles those in one transaction.
         """
         now = time.time() if now is None else now
         owner, lease_until = os.getpid(), now + lease_s
