@@ -36,15 +36,15 @@ class DirectTarget(NamedTuple):
     headers: list[tuple[bytes, bytes]]  # as httpx would send them, without Content-Length
 
 
-def direct_target(http: httpx.Client, request: httpx.Request) -> DirectTarget | None:
-    """This path for ``request`` when ``http`` would send it straight to the server, else None (httpx sends).
+def direct_target(client: httpx.Client, request: httpx.Request) -> DirectTarget | None:
+    """This path for ``request`` when ``client`` would send it straight to the server, else None (httpx sends).
 
     Straight means: the client's own transport (no proxy mounted for the URL, no transport given) over a
     plain connection pool whose SSL context can be read.
     """
     url = request.url
-    transport = getattr(http, "_transport", None)
-    pick = getattr(http, "_transport_for_url", None)
+    transport = getattr(client, "_transport", None)
+    pick = getattr(client, "_transport_for_url", None)
     pool = getattr(transport, "_pool", None)
     if (type(transport) is not httpx.HTTPTransport or not callable(pick) or pick(url) is not transport
             or type(pool) is not httpcore.ConnectionPool or url.scheme not in ("http", "https")):
@@ -60,8 +60,8 @@ class KeptConnections:
     """Per sender thread, one kept-alive connection per origin. ``post`` raises what the connection raises
     (``OSError``, ``http.client.HTTPException``) after closing it."""
 
-    def __init__(self, http: httpx.Client, connect_timeout_s: float, read_timeout_s: float) -> None:
-        pool = getattr(getattr(http, "_transport", None), "_pool", None)
+    def __init__(self, client: httpx.Client, connect_timeout_s: float, read_timeout_s: float) -> None:
+        pool = getattr(getattr(client, "_transport", None), "_pool", None)
         self._ssl_context: ssl.SSLContext | None = getattr(pool, "_ssl_context", None)
         self._connect_timeout_s = connect_timeout_s
         self._read_timeout_s = read_timeout_s
