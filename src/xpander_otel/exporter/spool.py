@@ -17,6 +17,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,12 @@ CREATE TABLE IF NOT EXISTS reports (
 CREATE INDEX IF NOT EXISTS reports_due_order ON reports (next_attempt, created);
 DROP INDEX IF EXISTS reports_due;
 """
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    """``items`` in slices of ``size`` at most: one statement each (SQLite limits the bound values)."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +119,7 @@ class Spool:
     def _insert(self, rows: list[tuple]) -> tuple[int, int]:
         """Insert the rows whose key is not spooled yet; return how many were and the newest rowid."""
         inserted = newest_rowid = 0
-        for start in range(0, len(rows), _ROWS_PER_STATEMENT // 4):
-            chunk = rows[start:start + _ROWS_PER_STATEMENT // 4]
+        for chunk in _chunks(rows, _ROWS_PER_STATEMENT // 4):
             cursor = self._db.execute(
                 "INSERT INTO reports (key, agent_id, body, next_attempt, created, owner, lease_until) VALUES "
                 + ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk)) + " ON CONFLICT(key) DO NOTHING",
@@ -132,8 +138,8 @@ class Spool:
         try:
             # Rows this call inserted: version 1, created now with this body (leased to us if within the limit).
             ours: dict[str, tuple[int | None, float]] = {}
-            for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-                keys = [row[0] for row in rows[start:start + _ROWS_PER_STATEMENT]]
+            for chunk in _chunks(rows, _ROWS_PER_STATEMENT):
+                keys = [row[0] for row in chunk]
                 for key, version, created, body, row_owner, row_lease in self._db.execute(
                         "SELECT key, version, created, body, owner, lease_until FROM reports WHERE key IN "
                         f"({', '.join('?' * len(keys))})", keys):
@@ -226,8 +232,7 @@ class Spool:
         """
         replaced: list[SpooledReport] = []
         with self._lock:
-            for start in range(0, len(reports), _ROWS_PER_STATEMENT):
-                chunk = reports[start:start + _ROWS_PER_STATEMENT]
+            for chunk in _chunks(reports, _ROWS_PER_STATEMENT):
                 # By key (the primary key's index), each row's version checked against the acknowledged one.
                 deleted = self._db.execute(
                     f"DELETE FROM reports WHERE key IN ({', '.join('?' * len(chunk))}) AND version = CASE key "
