@@ -90,6 +90,8 @@ def measure(name: str, traces: int) -> dict[str, Any]:
                 tracer.start_span(f"{operation} step", context=context, attributes=attributes).end()
             agents.append(agent)
         provider.force_flush(60_000)
+        if exporter is not None:
+            exporter.force_flush(60_000)  # its assembly thread has taken in every exported span
         gc.collect()
         open_rss, open_buffers = rss_mib(), buffers(exporter)
         for agent in agents:
