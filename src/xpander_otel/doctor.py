@@ -159,8 +159,10 @@ def check_instrumentors() -> Check:
             check.details.append(f"{entry_point.name}: loads, {wanted} installed")
         else:
             # The usual case is "not installed"; a version outside the range says which version it found.
-            found_version = "" if "no installed version" in str(conflict) else f" ({conflict})"
-            check.details.append(f"{entry_point.name}: skipped, needs {wanted}{found_version}")
+            # Read from the conflict's fields: its text differs between opentelemetry-instrumentation releases.
+            found_version = getattr(conflict, "found", None) or ", ".join(getattr(conflict, "found_any", None) or ())
+            check.details.append(f"{entry_point.name}: skipped, needs {wanted}"
+                                 + (f" (found {found_version})" if found_version else ""))
     check.summary = f"{len(active)} of {len(found)} instrumentors active: {', '.join(active) or 'none'}"
     if not active:
         check.problem(WARN, "no supported framework is installed: pip install \"xpander-otel[agno]\" (or "

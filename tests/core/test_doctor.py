@@ -138,3 +138,30 @@ def test_reports_waiting_in_the_spool_are_counted(tmp_path):
     memory = doctor(tmp_path, XPANDER_BASE_URL=f"http://127.0.0.1:{free_port()}", XPANDER_OTEL_SPOOL=":memory:")
     assert lines_of(memory, "spool")[0] == (
         "[warn] spool: in memory: reports not yet delivered are lost if the process dies")
+
+
+def test_an_instrumentor_whose_framework_is_out_of_range_names_the_version_found(monkeypatch):
+    from opentelemetry.instrumentation.dependencies import DependencyConflict
+
+    from xpander_otel import doctor as doctor_module
+
+    class OutOfRange:
+        def instrumentation_dependencies(self):
+            return ("agno >= 3.0",)
+
+        def _check_dependency_conflicts(self):
+            return DependencyConflict("agno >= 3.0", "agno 2.1.0")
+
+    class NotInstalled(OutOfRange):
+        def _check_dependency_conflicts(self):
+            return DependencyConflict("agno >= 3.0")
+
+    class Point:
+        def __init__(self, name, cls):
+            self.name, self.load = name, lambda: cls
+
+    monkeypatch.setattr(doctor_module, "entry_points", lambda group: [Point("xpander_agno", OutOfRange),
+                                                                      Point("xpander_other", NotInstalled)])
+    check = doctor_module.check_instrumentors()
+    assert check.details == ["xpander_agno: skipped, needs agno >= 3.0 (found agno 2.1.0)",
+                             "xpander_other: skipped, needs agno >= 3.0"]
