@@ -65,7 +65,8 @@ class LLMCredentials(BaseModel):
 class AgentConfig(BaseModel):
     """An agent as ``GET /agents/{agent_id}`` returns it (the fields this package uses, and any others)."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # protected_namespaces=(): xpander's own field names start with "model_" (pydantic < 2.10 warns on import).
+    model_config = ConfigDict(extra="allow", populate_by_name=True, protected_namespaces=())
 
     id: str
     name: str = ""

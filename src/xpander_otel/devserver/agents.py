@@ -30,7 +30,8 @@ EXAMPLE_AGENTS_FILE = "example_agents.yaml"
 class AgentDefinition(BaseModel):
     """An agent as ``POST /agents`` or an agents file gives it; unknown fields are kept and served."""
 
-    model_config = ConfigDict(extra="allow")
+    # protected_namespaces=(): xpander's own field names start with "model_" (pydantic < 2.10 warns on import).
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
 
     name: str = Field(min_length=1)
     id: str | None = None
