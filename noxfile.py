@@ -135,6 +135,26 @@ for _name, _extra in FRAMEWORKS.items():
     nox.options.sessions.append(f"{_name}_oldest")
 
 
+def _floor_session(name: str, extra: str):
+    @nox.session(name=f"{name}_floor")
+    def run(session: nox.Session) -> None:
+        """The framework's tests on the oldest release its instrumentor accepts (tests/requirements/<name>.floor.txt)."""
+        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.floor.txt")
+        # The environment check asserts the current pin (tests/requirements/<name>.txt): not this one.
+        session.run(*PYTEST, f"tests/frameworks/{name}",
+                    f"--ignore=tests/frameworks/{name}/test_{name}_environment.py", *session.posargs)
+
+    return run
+
+
+# Where the instrumentor's floor is older than the current pin, its tests run on that floor too.
+for _name, _extra in FRAMEWORKS.items():
+    if not glob.glob(f"tests/requirements/{_name}.floor.txt"):
+        continue  # the current pin is the instrumentor's floor
+    globals()[f"session_{_name}_floor"] = _floor_session(_name, _extra)
+    nox.options.sessions.append(f"{_name}_floor")
+
+
 # Benchmarks (docs/benchmarks.md): not in the default list. Each framework's overhead benchmark gets its own
 # environment with both peers' instrumentations, which pin their own OpenTelemetry ranges.
 # `python3 scripts/dev.py bench` runs them all.

@@ -59,12 +59,12 @@ def test_every_check_passes_against_a_dev_server_with_its_key_and_a_known_agent(
     assert instrumentors[1:] == [
         "       xpander_agno: skipped, needs agno >= 3.0",
         "       xpander_crewai: skipped, needs crewai >= 1.15.30",
-        "       xpander_google_adk: skipped, needs google-adk >= 1.0, < 3",
+        "       xpander_google_adk: skipped, needs google-adk >= 2.13, < 3",
         "       xpander_langchain: skipped, needs langchain-core >= 1.0, < 2",
         "       xpander_openai_agents: skipped, needs openai-agents >= 0.24",
         "       xpander_pydantic_ai: skipped, needs pydantic-ai-slim >= 2.50",
         "       xpander_smolagents: skipped, needs smolagents >= 1.20",
-        "       xpander_strands: skipped, needs strands-agents >= 1.0, < 2",
+        "       xpander_strands: skipped, needs strands-agents >= 1.55, < 2",
         "       -> no supported framework is installed: pip install \"xpander-otel[agno]\" (or openai-agents, "
         "langchain, strands, google-adk, crewai, pydantic-ai, smolagents)",
     ]

@@ -1,3 +1,3 @@
 """The Google ADK versions this instrumentor supports (its native ``gcp.vertex.agent`` tracer)."""
 
-_instruments = ("google-adk >= 1.0, < 3",)
+_instruments = ("google-adk >= 2.13, < 3",)

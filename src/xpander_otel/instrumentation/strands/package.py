@@ -1,3 +1,3 @@
 """The Strands Agents versions this instrumentor supports (its native tracer API)."""
 
-_instruments = ("strands-agents >= 1.0, < 2",)
+_instruments = ("strands-agents >= 1.55, < 2",)
