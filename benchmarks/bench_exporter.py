@@ -1,7 +1,8 @@
-"""Exporter benchmarks: assembler throughput (spans/s) and ``export()`` latency for 512-span batches.
+"""Exporter benchmarks: assembler throughput (spans/s), ``export()`` latency for 512-span batches, and the
+span processor's cost on the application's thread.
 
     python benchmarks/bench_exporter.py                       # the figures in docs/benchmarks.md
-    python benchmarks/bench_exporter.py --traces 50 --batches 3   # a quick smoke run
+    python benchmarks/bench_exporter.py --traces 50 --batches 3 --processor-rounds 2   # a quick smoke run
 
 Prints one JSON object. The delivery worker runs during the export measurement, answered in-process by
 ``httpx.MockTransport`` (200), so what is measured is our own work: assembly, the SQLite spool and the
@@ -11,6 +12,11 @@ worker's share of the CPU, not a network.
 measured with batches paced the way a batch processor that the exporter keeps up with sends them: the
 next batch once the previous one's reports are spooled (``export_to_spooled_ms_*``). ``burst_*`` sends
 every batch back to back, faster than they are assembled: export() then waits for room in the hand-off.
+
+``processor_*``: the application thread's CPU per run (8 spans started and ended) under the SDK with one
+batch processor, with a second plain batch processor, and with ``XpanderSpanProcessor`` in its place; the
+best of interleaved rounds, so that a busy machine's noise stays out. The exporter's own threads run
+meanwhile and are not counted: this is what the application waits for.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import platform
 import sys
 import tempfile
@@ -26,11 +33,16 @@ from pathlib import Path
 
 import httpx
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from xpander_otel import Configuration, semconv
-from xpander_otel.exporter import XpanderSpanExporter
+from xpander_otel.exporter import XpanderSpanExporter, XpanderSpanProcessor
 from xpander_otel.exporter.assembler import Assembler, AssemblerSettings
 from xpander_otel.exporter.spans import SpanRecord
 
@@ -154,6 +166,41 @@ def bench_export(batches: int) -> dict:
             "burst_spans_spooled_per_s": round(len(all_spans) / burst_elapsed)}
 
 
+class _Discard(SpanExporter):
+    def export(self, spans):
+        return SpanExportResult.SUCCESS
+
+
+def bench_processor(runs: int, rounds: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        exporter = _exporter(Path(tmp) / "processor.sqlite3")
+        added = {"sdk_batch_processor": None,
+                 "second_batch_processor": BatchSpanProcessor(_Discard(), schedule_delay_millis=200,
+                                                              max_queue_size=65_536),
+                 "xpander_processor": XpanderSpanProcessor(exporter)}
+        providers = {}
+        for name, processor in added.items():
+            providers[name] = TracerProvider()
+            providers[name].add_span_processor(BatchSpanProcessor(_Discard()))  # the application's own
+            if processor is not None:
+                providers[name].add_span_processor(processor)
+        best = dict.fromkeys(providers, math.inf)
+        for _ in range(rounds):
+            for name, provider in providers.items():
+                started = time.thread_time()
+                make_runs(provider.get_tracer("bench"), runs)
+                best[name] = min(best[name], (time.thread_time() - started) / runs * 1e6)
+                provider.force_flush()
+            exporter.force_flush(60_000)  # reports delivered between rounds, not piling up in the spool
+        for provider in providers.values():
+            provider.shutdown()
+    base = best["sdk_batch_processor"]
+    return {"processor_runs": runs * rounds, "processor_spans_per_run": SPANS_PER_RUN,
+            **{f"processor_{name}_us_per_run": round(value, 1) for name, value in best.items()},
+            **{f"processor_{name}_added_us_per_span": round((best[name] - base) / SPANS_PER_RUN, 2)
+               for name in ("second_batch_processor", "xpander_processor")}}
+
+
 def _exporter(spool_path: Path) -> XpanderSpanExporter:
     return XpanderSpanExporter(
         configuration=Configuration(api_key="bench-key-0000", base_url="http://127.0.0.1:9"),
@@ -171,10 +218,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--traces", type=int, default=5_000, help="runs fed to the assembler")
     parser.add_argument("--batches", type=int, default=200, help="512-span batches given to export()")
+    parser.add_argument("--processor-runs", type=int, default=200, help="runs per round of the processor measure")
+    parser.add_argument("--processor-rounds", type=int, default=15, help="interleaved rounds (the best counts)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args(argv)
     result = {"python": platform.python_version(), "machine": platform.machine(),
-              **bench_assembler(args.traces), **bench_export(args.batches)}
+              **bench_assembler(args.traces), **bench_export(args.batches),
+              **bench_processor(args.processor_runs, args.processor_rounds)}
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
