@@ -212,28 +212,43 @@ def pending_spans(http: str) -> int:
     return httpx.get(f"{http}/healthz", timeout=5).json()["pending_spans"]
 
 
-def bench_protocol(protocol: str, args: argparse.Namespace, sink_url: str, workdir: Path) -> dict:
+def start_bridge(protocol: str, args: argparse.Namespace, sink_url: str, workdir: Path,
+                 attempts: int = 3) -> tuple[subprocess.Popen, str, int]:
+    """Start a bridge process and wait for its /healthz; returns it, its HTTP URL and its gRPC port.
+
+    A port picked free may be taken by another process before the bridge binds it: then the bridge exits,
+    and it is started again on other ports. Its stderr goes to a file, quoted if it never comes up.
+    """
     import httpx
 
-    http_port, grpc_port = free_port(), free_port()
-    http = f"http://127.0.0.1:{http_port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("XPANDER_")}
     env.update({"XPANDER_BASE_URL": sink_url, "XPANDER_API_KEY": "bench"})
-    bridge = subprocess.Popen(
-        [sys.executable, "-m", "xpander_otel.cli", "bridge", "--http-port", str(http_port), "--grpc-port",
-         str(grpc_port), "--spool", str(workdir / f"spool-{protocol}.sqlite3"),
-         "--grace-seconds", str(args.grace_seconds), "--max-pending-spans", str(args.max_pending_spans)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    log = workdir / f"bridge-{protocol}.log"
+    for _ in range(attempts):
+        http_port, grpc_port = free_port(), free_port()
+        http = f"http://127.0.0.1:{http_port}"
+        with log.open("wb") as stderr:
+            bridge = subprocess.Popen(
+                [sys.executable, "-m", "xpander_otel.cli", "bridge", "--http-port", str(http_port), "--grpc-port",
+                 str(grpc_port), "--spool", str(workdir / f"spool-{protocol}.sqlite3"),
+                 "--grace-seconds", str(args.grace_seconds), "--max-pending-spans", str(args.max_pending_spans)],
+                env=env, stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + 60
-        while True:
+        while bridge.poll() is None and time.monotonic() < deadline:
             try:
                 if httpx.get(f"{http}/healthz", timeout=1).status_code == 200:
-                    break
+                    return bridge, http, grpc_port
             except httpx.HTTPError:
-                if time.monotonic() > deadline or bridge.poll() is not None:
-                    raise RuntimeError("the bridge did not start") from None
                 time.sleep(0.1)
+        if bridge.poll() is None:  # up but never healthy: no point in other ports
+            bridge.kill()
+            break
+    raise RuntimeError(f"the bridge did not start:\n{log.read_text(errors='replace')[-2000:]}")
+
+
+def bench_protocol(protocol: str, args: argparse.Namespace, sink_url: str, workdir: Path) -> dict:
+    bridge, http, grpc_port = start_bridge(protocol, args, sink_url, workdir)
+    try:
         rss_idle = proc_status(bridge.pid)["VmRSS"]
         cpu_idle = cpu_seconds(bridge.pid)
         target = http if protocol == "http" else f"127.0.0.1:{grpc_port}"
