@@ -54,20 +54,28 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_devserver(db: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "xpander_otel.cli", "serve", "--port", str(port), "--db", str(db)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).is_success:
-                return server, url
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.terminate()
-    raise RuntimeError("the dev server did not start within 60 s")
+def start_devserver(db: Path, attempts: int = 3) -> tuple[subprocess.Popen, str]:
+    """Start a dev server process; one that exits before it is healthy (its port taken meanwhile) is started
+    again on another port. Its stderr goes to a file, quoted if it never comes up."""
+    log = db.with_suffix(".log")
+    for _ in range(attempts):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with log.open("wb") as stderr:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "xpander_otel.cli", "serve", "--port", str(port), "--db", str(db)],
+                stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 60
+        while server.poll() is None and time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).is_success:
+                    return server, url
+            except httpx.TransportError:
+                time.sleep(0.1)
+        if server.poll() is None:  # up but never healthy: no point in another port
+            server.terminate()
+            break
+    raise RuntimeError(f"the dev server did not start:\n{log.read_text(errors='replace')[-2000:]}")
 
 
 def measure(url: str, runs: int, gap_s: float, spool: Path) -> list[float]:
