@@ -24,13 +24,14 @@ import os
 import platform
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from _processes import free_port, start_until_healthy
 
 SPANS_PER_RUN = 8
 RUNS_PER_REQUEST = 64
@@ -157,12 +158,6 @@ def _sender(protocol: str, target: str):
 
 # --- the driver ----------------------------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_report_sink() -> tuple[str, object]:
     """A loopback xpander API that acknowledges every task report."""
     import uvicorn
@@ -212,38 +207,23 @@ def pending_spans(http: str) -> int:
     return httpx.get(f"{http}/healthz", timeout=5).json()["pending_spans"]
 
 
-def start_bridge(protocol: str, args: argparse.Namespace, sink_url: str, workdir: Path,
-                 attempts: int = 3) -> tuple[subprocess.Popen, str, int]:
-    """Start a bridge process and wait for its /healthz; returns it, its HTTP URL and its gRPC port.
-
-    A port picked free may be taken by another process before the bridge binds it: then the bridge exits,
-    and it is started again on other ports. Its stderr goes to a file, quoted if it never comes up.
-    """
-    import httpx
-
+def start_bridge(protocol: str, args: argparse.Namespace, sink_url: str,
+                 workdir: Path) -> tuple[subprocess.Popen, str, int]:
+    """A bridge process, healthy; returns it, its HTTP URL and its gRPC port."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("XPANDER_")}
     env.update({"XPANDER_BASE_URL": sink_url, "XPANDER_API_KEY": "bench"})
     log = workdir / f"bridge-{protocol}.log"
-    for _ in range(attempts):
-        http_port, grpc_port = free_port(), free_port()
-        http = f"http://127.0.0.1:{http_port}"
+
+    def start(http_port: int, grpc_port: int) -> subprocess.Popen:
         with log.open("wb") as stderr:
-            bridge = subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-m", "xpander_otel.cli", "bridge", "--http-port", str(http_port), "--grpc-port",
                  str(grpc_port), "--spool", str(workdir / f"spool-{protocol}.sqlite3"),
                  "--grace-seconds", str(args.grace_seconds), "--max-pending-spans", str(args.max_pending_spans)],
                 env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-        deadline = time.monotonic() + 60
-        while bridge.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{http}/healthz", timeout=1).status_code == 200:
-                    return bridge, http, grpc_port
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        if bridge.poll() is None:  # up but never healthy: no point in other ports
-            bridge.kill()
-            break
-    raise RuntimeError(f"the bridge did not start:\n{log.read_text(errors='replace')[-2000:]}")
+
+    bridge, http_port, grpc_port = start_until_healthy(start, log, "bridge")
+    return bridge, f"http://127.0.0.1:{http_port}", grpc_port
 
 
 def bench_protocol(protocol: str, args: argparse.Namespace, sink_url: str, workdir: Path) -> dict:

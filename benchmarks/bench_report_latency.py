@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _processes import start_until_healthy
 
 AGENT_ID = "weather-agent"  # one of the dev server's example agents
 
@@ -48,34 +48,18 @@ class NoteAccepted(httpx.BaseTransport):
         self._inner.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_devserver(db: Path, attempts: int = 3) -> tuple[subprocess.Popen, str]:
-    """Start a dev server process; one that exits before it is healthy (its port taken meanwhile) is started
-    again on another port. Its stderr goes to a file, quoted if it never comes up."""
+def start_devserver(db: Path) -> tuple[subprocess.Popen, str]:
+    """A dev server process, healthy; returns it and its URL."""
     log = db.with_suffix(".log")
-    for _ in range(attempts):
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
+
+    def start(port: int, _unused: int) -> subprocess.Popen:
         with log.open("wb") as stderr:
-            server = subprocess.Popen(
+            return subprocess.Popen(
                 [sys.executable, "-m", "xpander_otel.cli", "serve", "--port", str(port), "--db", str(db)],
                 stdout=subprocess.DEVNULL, stderr=stderr)
-        deadline = time.monotonic() + 60
-        while server.poll() is None and time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).is_success:
-                    return server, url
-            except httpx.TransportError:
-                time.sleep(0.1)
-        if server.poll() is None:  # up but never healthy: no point in another port
-            server.terminate()
-            break
-    raise RuntimeError(f"the dev server did not start:\n{log.read_text(errors='replace')[-2000:]}")
+
+    server, port, _ = start_until_healthy(start, log, "dev server")
+    return server, f"http://127.0.0.1:{port}"
 
 
 def measure(url: str, runs: int, gap_s: float, spool: Path) -> list[float]:
