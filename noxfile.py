@@ -90,8 +90,10 @@ def demo(session: nox.Session) -> None:
 
 
 # One environment per agent framework: extra name -> test folder. Each installs the framework's pinned
-# versions from tests/requirements/<name>.txt (current releases); <name>_oldest runs the get_args tests
-# against tests/requirements/<name>.oldest.txt (the oldest supported release, whose API differs).
+# versions from tests/requirements/<name>.txt (current releases) and runs its folder. Two variants run where
+# a requirements file for them exists: <name>_oldest (tests/requirements/<name>.oldest.txt, the oldest release
+# the extra accepts, whose API differs) runs the get_args tests; <name>_floor (<name>.floor.txt, the oldest
+# release the instrumentor accepts, where that is older than the current pin) runs the whole folder.
 FRAMEWORKS = {
     "agno": "agno",
     "openai_agents": "openai-agents",
@@ -102,57 +104,39 @@ FRAMEWORKS = {
     "pydantic_ai": "pydantic-ai",
     "smolagents": "smolagents",
 }
+VARIANTS = {
+    "": "",
+    "oldest": "The get_args tests on the oldest release the extra accepts (tests/requirements/<name>.oldest.txt).",
+    "floor": "The tests on the oldest release the instrumentor accepts (tests/requirements/<name>.floor.txt).",
+}
 
 
-def _framework_session(name: str, extra: str):
-    @nox.session(name=name)
+def _framework_tests(name: str, variant: str) -> list[str]:
+    folder = f"tests/frameworks/{name}"
+    if variant == "oldest":
+        return sorted(glob.glob(f"{folder}/test_get_args*.py"))
+    if variant == "floor":  # the environment check asserts the current pin, not this one
+        return [folder, f"--ignore={folder}/test_{name}_environment.py"]
+    return [folder]
+
+
+def _framework_session(session_name: str, name: str, extra: str, variant: str, requirements: str):
     def run(session: nox.Session) -> None:
-        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.txt")
-        session.run(*PYTEST, f"tests/frameworks/{name}", *session.posargs)
+        session.install("-e", f".[server,dev,{extra}]", "-r", requirements)
+        session.run(*PYTEST, *_framework_tests(name, variant), *session.posargs)
 
-    return run
-
-
-for _name, _extra in FRAMEWORKS.items():
-    globals()[f"session_{_name}"] = _framework_session(_name, _extra)
-    nox.options.sessions.append(_name)
+    run.__doc__ = VARIANTS[variant] or None
+    return nox.session(name=session_name)(run)
 
 
-def _oldest_framework_session(name: str, extra: str):
-    @nox.session(name=f"{name}_oldest")
-    def run(session: nox.Session) -> None:
-        """The oldest supported release (tests/requirements/<name>.oldest.txt), where its API differs."""
-        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.oldest.txt")
-        session.run(*PYTEST, *sorted(glob.glob(f"tests/frameworks/{name}/test_get_args*.py")), *session.posargs)
-
-    return run
-
-
-for _name, _extra in FRAMEWORKS.items():
-    if not glob.glob(f"tests/requirements/{_name}.oldest.txt"):
-        continue  # no older release pinned for this framework
-    globals()[f"session_{_name}_oldest"] = _oldest_framework_session(_name, _extra)
-    nox.options.sessions.append(f"{_name}_oldest")
-
-
-def _floor_session(name: str, extra: str):
-    @nox.session(name=f"{name}_floor")
-    def run(session: nox.Session) -> None:
-        """The framework's tests on the oldest release its instrumentor accepts (tests/requirements/<name>.floor.txt)."""
-        session.install("-e", f".[server,dev,{extra}]", "-r", f"tests/requirements/{name}.floor.txt")
-        # The environment check asserts the current pin (tests/requirements/<name>.txt): not this one.
-        session.run(*PYTEST, f"tests/frameworks/{name}",
-                    f"--ignore=tests/frameworks/{name}/test_{name}_environment.py", *session.posargs)
-
-    return run
-
-
-# Where the instrumentor's floor is older than the current pin, its tests run on that floor too.
-for _name, _extra in FRAMEWORKS.items():
-    if not glob.glob(f"tests/requirements/{_name}.floor.txt"):
-        continue  # the current pin is the instrumentor's floor
-    globals()[f"session_{_name}_floor"] = _floor_session(_name, _extra)
-    nox.options.sessions.append(f"{_name}_floor")
+for _variant in VARIANTS:
+    for _name, _extra in FRAMEWORKS.items():
+        _requirements = f"tests/requirements/{_name}{'.' + _variant if _variant else ''}.txt"
+        if not Path(_requirements).exists():
+            continue  # no such release pinned for this framework
+        _session_name = f"{_name}_{_variant}" if _variant else _name
+        globals()[f"session_{_session_name}"] = _framework_session(_session_name, _name, _extra, _variant, _requirements)
+        nox.options.sessions.append(_session_name)
 
 
 # Benchmarks (docs/benchmarks.md): not in the default list. Each framework's overhead benchmark gets its own
