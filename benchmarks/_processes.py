@@ -17,22 +17,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_until_healthy(start: Callable[[int, int], subprocess.Popen], log: Path, what: str,
-                        attempts: int = 3) -> tuple[subprocess.Popen, int, int]:
-    """``start(http_port, extra_port)`` a server whose stderr goes to ``log``; wait for its /healthz.
+def start_until_healthy(start: Callable[..., subprocess.Popen], log: Path, what: str, *, ports: int = 1,
+                        attempts: int = 3) -> tuple[subprocess.Popen, list[int]]:
+    """``start(*ports)`` a server whose stderr goes to ``log`` (its HTTP port first); wait for its /healthz.
 
     A port picked free may be taken by another process before the server binds it: the server then exits,
-    and it is started again on other ports. Returns the process and its two ports; if it never comes up,
+    and it is started again on other ports. Returns the process and its ports; if it never comes up,
     raises with the end of its stderr.
     """
     for _ in range(attempts):
-        http_port, extra_port = free_port(), free_port()
-        server = start(http_port, extra_port)
+        picked = [free_port() for _ in range(ports)]
+        server = start(*picked)
         deadline = time.monotonic() + 60
         while server.poll() is None and time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{http_port}/healthz", timeout=1).is_success:
-                    return server, http_port, extra_port
+                if httpx.get(f"http://127.0.0.1:{picked[0]}/healthz", timeout=1).is_success:
+                    return server, picked
             except httpx.TransportError:
                 time.sleep(0.1)
         if server.poll() is None:  # up but never healthy: no point in other ports

@@ -222,7 +222,7 @@ def start_bridge(protocol: str, args: argparse.Namespace, sink_url: str,
                  "--grace-seconds", str(args.grace_seconds), "--max-pending-spans", str(args.max_pending_spans)],
                 env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
-    bridge, http_port, grpc_port = start_until_healthy(start, log, "bridge")
+    bridge, (http_port, grpc_port) = start_until_healthy(start, log, "bridge", ports=2)
     return bridge, f"http://127.0.0.1:{http_port}", grpc_port
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import time
 from pathlib import Path
 
 import httpx
+from _processes import start_until_healthy
 from opentelemetry.sdk.trace import TracerProvider
 
 from xpander_otel import Configuration, TaskReport, Tokens, semconv
@@ -189,8 +189,12 @@ async def ack(request):
     await request.body()
     return JSONResponse({"ok": True})
 
-config = uvicorn.Config(Starlette(routes=[Route("/{path:path}", ack, methods=["POST"])]), host="127.0.0.1",
-                        port=int(sys.argv[1]), log_level="error", lifespan="off")
+async def healthz(request):
+    return JSONResponse({"status": "ok"})
+
+routes = [Route("/healthz", healthz), Route("/{path:path}", ack, methods=["POST"])]
+config = uvicorn.Config(Starlette(routes=routes), host="127.0.0.1", port=int(sys.argv[1]), log_level="error",
+                        lifespan="off")
 uvicorn.Server(config).run()
 """
 
@@ -198,21 +202,16 @@ uvicorn.Server(config).run()
 class LoopbackApi:
     """An xpander API in another process on 127.0.0.1 that acknowledges every report (stopped on exit)."""
 
+    def __init__(self, folder: Path) -> None:
+        self.log = folder / "loopback-api.log"
+
     def __enter__(self) -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.process = subprocess.Popen([sys.executable, "-c", _SINK, str(port)])
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.post(f"{url}/ready", timeout=1)
-                return url
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("the loopback API did not start") from None
-                time.sleep(0.05)
+        def start(port: int) -> subprocess.Popen:
+            with self.log.open("wb") as stderr:
+                return subprocess.Popen([sys.executable, "-c", _SINK, str(port)], stderr=stderr)
+
+        self.process, (port,) = start_until_healthy(start, self.log, "loopback API")
+        return f"http://127.0.0.1:{port}"
 
     def __exit__(self, *exc) -> None:
         self.process.terminate()
@@ -269,7 +268,7 @@ def run(args: argparse.Namespace) -> dict:
         if args.backlog:
             bodies = [make_report(n).to_wire() for n in range(args.backlog)]
             per_s, cpu_us = [], []
-            with LoopbackApi() as url:
+            with LoopbackApi(Path(folder)) as url:
                 for round_no in range(args.rounds):
                     rate, cost = backlog(Path(folder), url, bodies, round_no)
                     per_s.append(rate)

@@ -52,13 +52,13 @@ def start_devserver(db: Path) -> tuple[subprocess.Popen, str]:
     """A dev server process, healthy; returns it and its URL."""
     log = db.with_suffix(".log")
 
-    def start(port: int, _unused: int) -> subprocess.Popen:
+    def start(port: int) -> subprocess.Popen:
         with log.open("wb") as stderr:
             return subprocess.Popen(
                 [sys.executable, "-m", "xpander_otel.cli", "serve", "--port", str(port), "--db", str(db)],
                 stdout=subprocess.DEVNULL, stderr=stderr)
 
-    server, port, _ = start_until_healthy(start, log, "dev server")
+    server, (port,) = start_until_healthy(start, log, "dev server")
     return server, f"http://127.0.0.1:{port}"
 
 
