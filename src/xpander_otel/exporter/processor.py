@@ -74,6 +74,10 @@ class XpanderSpanProcessor(BatchSpanProcessor):
                          max_export_batch_size=max_export_batch_size)
         self._exporter = exporter
         self._ancestry = AncestryTracker()
+        # The SDK's queue, a deque that drops its oldest span when full; made once and never replaced. A
+        # release without it (private API) only loses the loss notes.
+        queue = getattr(getattr(self, "_batch_processor", None), "_queue", None)
+        self._sdk_queue = queue if getattr(queue, "maxlen", None) else None
         exporter._own_processor = self  # its early exports flush this processor
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
@@ -99,9 +103,8 @@ class XpanderSpanProcessor(BatchSpanProcessor):
 
     def _note_if_dropping(self) -> None:
         # The SDK's queue drops its oldest span when full: tell the exporter which trace loses one.
-        batch = getattr(self, "_batch_processor", None)
-        queue = getattr(batch, "_queue", None)
-        if queue is None or len(queue) < getattr(batch, "_max_queue_size", float("inf")):
+        queue = self._sdk_queue
+        if queue is None or len(queue) < queue.maxlen:
             return
         try:
             trace_id = queue[-1].context.trace_id
