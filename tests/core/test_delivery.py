@@ -296,14 +296,17 @@ class CountingSpool(Spool):
 class Endpoint:
     """An in-process xpander API: records each report body, the thread that sent it, and can hold requests."""
 
-    def __init__(self) -> None:
+    def __init__(self, latency_s: float = 0.0) -> None:
         self.bodies: list[dict] = []
         self.requests: list[httpx.Request] = []
         self.threads: set[str] = set()
         self.open = threading.Event()
         self.open.set()
+        self.latency_s = latency_s  # each request answered after this long, like a distant API
         self.in_flight: dict[str, int] = {}
-        self.most_in_flight = 0
+        self.most_in_flight = 0  # of one task's bodies
+        self.concurrent = self.most_concurrent = 0  # of all requests
+        self.starts: list[tuple[int, int]] = []  # per request: (requests answered before it, requests in flight)
         self._lock = threading.Lock()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
@@ -311,8 +314,13 @@ class Endpoint:
         with self._lock:
             self.in_flight[body["id"]] = self.in_flight.get(body["id"], 0) + 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight[body["id"]])
+            self.concurrent += 1
+            self.most_concurrent = max(self.most_concurrent, self.concurrent)
+            self.starts.append((len(self.bodies), self.concurrent))
         self.open.wait(10)
+        time.sleep(self.latency_s)
         with self._lock:
+            self.concurrent -= 1
             self.in_flight[body["id"]] -= 1
             self.bodies.append(body)
             self.requests.append(request)
@@ -410,6 +418,23 @@ def test_a_slow_request_gets_another_sender_so_other_reports_are_not_held_back(t
     held.join()
     assert d.force_flush(5)
     assert len(endpoint.threads) == 2
+    d.shutdown(1)
+
+
+def test_a_slow_endpoint_gets_every_sender_while_reports_wait(tmp_path):
+    # A distant API (0.2 s a request) and a backlog: each slow request that leaves reports waiting adds a
+    # sender, up to the limit, so the backlog drains at the limit's pace, not one report at a time.
+    endpoint = Endpoint(latency_s=0.2)
+    spool = Spool(tmp_path / "spool.sqlite3")
+    spool.put([(f"agent-1/task-{n}", "agent-1", json.dumps(report(n).to_wire())) for n in range(30)])
+    d = in_process(spool, endpoint, senders=5)
+    assert d.force_flush(30)
+    assert sorted(b["id"] for b in endpoint.bodies) == sorted(f"task-{n}" for n in range(30))
+    assert endpoint.most_concurrent == 5
+    assert len(endpoint.threads) == 5
+    # Added as the slow answers come, not one per pass of the scheduler (a second): all five requests in
+    # flight before the tenth answer.
+    assert max(in_flight for answered, in_flight in endpoint.starts if answered < 10) == 5, endpoint.starts
     d.shutdown(1)
 
 

@@ -256,6 +256,14 @@ class Delivery:
                     and self._all_in_slow_requests(busy)):
                 self._start_sender()
 
+    def _add_sender_after_slow_request(self) -> None:
+        # This sender's request was slow and reports wait that the idle senders will not take at once: the
+        # endpoint is the limit, and another sender's request waits beside this one's.
+        with self._state:
+            idle = len(self._senders) - len(self._busy)
+            if self._ready.qsize() > idle and len(self._senders) < self._max_senders:
+                self._start_sender()
+
     def _all_in_slow_requests(self, busy: set[int]) -> bool:
         now = time.monotonic()
         in_request = self._in_request_since
@@ -427,7 +435,7 @@ class Delivery:
     def _post(self, report: SpooledReport) -> tuple[int | None, float | None, str]:
         target = self._target(report.agent_id)
         sender = threading.get_ident()
-        self._in_request_since[sender] = time.monotonic()  # a dict's set and pop are atomic: no lock
+        self._in_request_since[sender] = started = time.monotonic()  # a dict's set and pop are atomic: no lock
         try:
             if target.direct is not None and self._connections is not None:
                 status, retry_after, detail = self._connections.post(target.direct, report.body.encode())
@@ -437,6 +445,8 @@ class Delivery:
             return None, None, f"{type(exc).__name__}: {exc}"
         finally:
             self._in_request_since.pop(sender, None)
+            if time.monotonic() - started > _SLOW_REQUEST_S:
+                self._add_sender_after_slow_request()
         return status, _retry_after_s(retry_after), detail
 
     def _post_through_httpx(self, target: _Target, body: bytes) -> tuple[int, str | None, str]:
