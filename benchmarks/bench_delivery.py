@@ -16,7 +16,9 @@ thread: the caller, the senders), so thread wake-ups count too. Modes:
   per run, back to back and paced; the same loops without spans are subtracted.
 - ``backlog``: ``--backlog`` reports already in the spool when the delivery starts (a replay after an
   outage, or a bridge whose spool filled), POSTed over loopback HTTP to an API in another process
-  (Starlette + uvicorn answering 200): reports per second and this process's CPU per report.
+  (Starlette + uvicorn answering 200): reports per second and this process's CPU per report, once per
+  ``--backlog-senders`` value (the delivery's most senders). ``--api-latency-ms`` has the API answer
+  each report that much later, as a distant API does; ``--backlog-only`` skips the other modes.
 
 Bodies: ``model`` submits ``TaskReport`` objects, ``wire`` the dict ``TaskReport.to_wire()`` returns.
 Prints a table and one JSON object (``--json`` also writes it to a file).
@@ -180,13 +182,17 @@ def exporter_path(bench: Bench, runs: int, gap_s: float) -> float:
 
 
 _SINK = """
-import sys, uvicorn
+import asyncio, sys, uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+LATENCY_S = float(sys.argv[2])
+
 async def ack(request):
     await request.body()
+    if LATENCY_S:
+        await asyncio.sleep(LATENCY_S)  # a distant API: each report waits, the server takes the next ones
     return JSONResponse({"ok": True})
 
 async def healthz(request):
@@ -202,13 +208,15 @@ uvicorn.Server(config).run()
 class LoopbackApi:
     """An xpander API in another process on 127.0.0.1 that acknowledges every report (stopped on exit)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, latency_s: float = 0.0) -> None:
         self.log = folder / "loopback-api.log"
+        self.latency_s = latency_s
 
     def __enter__(self) -> str:
         def start(port: int) -> subprocess.Popen:
             with self.log.open("wb") as stderr:
-                return subprocess.Popen([sys.executable, "-c", _SINK, str(port)], stderr=stderr)
+                return subprocess.Popen([sys.executable, "-c", _SINK, str(port), str(self.latency_s)],
+                                        stderr=stderr)
 
         self.process, (port,) = start_until_healthy(start, self.log, "loopback API")
         return f"http://127.0.0.1:{port}"
@@ -218,13 +226,13 @@ class LoopbackApi:
         self.process.wait(10)
 
 
-def backlog(folder: Path, url: str, bodies: list[dict], round_no: int) -> tuple[float, float]:
+def backlog(folder: Path, url: str, bodies: list[dict], round_no: int, senders: int) -> tuple[float, float]:
     """Reports per second and CPU µs per report to drain a spool that already holds ``bodies``."""
     spool = Spool(folder / f"backlog-{round_no}.sqlite3", max_rows=len(bodies) + 1)
     spool.put([(f"agent-bench/{body['id']}", "agent-bench", json.dumps(body)) for body in bodies])
     configuration = Configuration(api_key="xpk-bench-0123456789", base_url=url)
     wall, cpu = time.perf_counter(), time.process_time()
-    delivery = Delivery(spool, configuration)
+    delivery = Delivery(spool, configuration, senders=senders)
     assert delivery.force_flush(300), "reports left in the spool"
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     delivery.shutdown(5)
@@ -243,7 +251,7 @@ def run(args: argparse.Namespace) -> dict:
                     "rounds": args.rounds, "gap_ms": args.gap_ms, "batch": args.batch, "modes": {}}
     with tempfile.TemporaryDirectory() as folder:
         bench = Bench(Path(folder))
-        for kind in args.bodies:
+        for kind in () if args.backlog_only else args.bodies:
             bodies = reports if kind == "model" else wires
             paced_us, paced_switches, burst_us, burst_switches = [], [], [], []
             for _ in range(args.rounds):
@@ -261,23 +269,29 @@ def run(args: argparse.Namespace) -> dict:
             result["modes"][f"burst/{kind}"] = {"cpu_us_per_report": median(burst_us),
                                                 "context_switches_per_report": median(burst_switches),
                                                 "rounds_us": burst_us}
-        for name, gap_s in (("exporter/back-to-back", 0.0), ("exporter/paced", args.gap_ms / 1000)):
+        exporter_modes = (("exporter/back-to-back", 0.0), ("exporter/paced", args.gap_ms / 1000))
+        for name, gap_s in () if args.backlog_only else exporter_modes:
             rounds_us = [exporter_path(bench, args.reports, gap_s) for _ in range(args.rounds)]
             result["modes"][name] = {"cpu_us_per_report": median(rounds_us), "context_switches_per_report": None,
                                      "rounds_us": rounds_us}
         if args.backlog:
             bodies = [make_report(n).to_wire() for n in range(args.backlog)]
-            per_s, cpu_us = [], []
-            with LoopbackApi(Path(folder)) as url:
-                for round_no in range(args.rounds):
-                    rate, cost = backlog(Path(folder), url, bodies, round_no)
-                    per_s.append(rate)
-                    cpu_us.append(cost)
-            result["backlog"] = {"reports": args.backlog, "reports_per_s": median(per_s),
-                                 "cpu_us_per_report": median(cpu_us), "rounds_per_s": per_s, "rounds_us": cpu_us}
-        cpu, switches = bench.idle(args.idle_s)
-        result["idle"] = {"seconds": args.idle_s, "cpu_ms_per_s": cpu / args.idle_s * 1e3,
-                          "context_switches_per_s": switches / args.idle_s if switches is not None else None}
+            result["backlog"] = []
+            with LoopbackApi(Path(folder), args.api_latency_ms / 1000) as url:
+                for senders in args.backlog_senders:
+                    per_s, cpu_us = [], []
+                    for round_no in range(args.rounds):
+                        rate, cost = backlog(Path(folder), url, bodies, round_no + 100 * senders, senders)
+                        per_s.append(rate)
+                        cpu_us.append(cost)
+                    result["backlog"].append({
+                        "reports": args.backlog, "senders": senders, "api_latency_ms": args.api_latency_ms,
+                        "reports_per_s": median(per_s), "cpu_us_per_report": median(cpu_us),
+                        "rounds_per_s": per_s, "rounds_us": cpu_us})
+        if not args.backlog_only:
+            cpu, switches = bench.idle(args.idle_s)
+            result["idle"] = {"seconds": args.idle_s, "cpu_ms_per_s": cpu / args.idle_s * 1e3,
+                              "context_switches_per_s": switches / args.idle_s if switches is not None else None}
     return result
 
 
@@ -288,13 +302,13 @@ def print_table(result: dict) -> None:
         switches = row["context_switches_per_report"]
         print(f"| {mode} | {row['cpu_us_per_report']:.0f} | {'-' if switches is None else f'{switches:.1f}'} |",
               file=sys.stderr)
-    if "backlog" in result:
-        row = result["backlog"]
-        print(f"backlog of {row['reports']}: {row['reports_per_s']:.0f} reports/s, "
-              f"{row['cpu_us_per_report']:.0f} CPU µs/report", file=sys.stderr)
-    idle = result["idle"]
-    print(f"idle: {idle['cpu_ms_per_s']:.2f} ms CPU/s, {idle['context_switches_per_s']} context switches/s",
-          file=sys.stderr)
+    for row in result.get("backlog", ()):
+        print(f"backlog of {row['reports']}, {row['senders']} senders, API answering after {row['api_latency_ms']} ms: "
+              f"{row['reports_per_s']:.0f} reports/s, {row['cpu_us_per_report']:.0f} CPU µs/report", file=sys.stderr)
+    idle = result.get("idle")
+    if idle:
+        print(f"idle: {idle['cpu_ms_per_s']:.2f} ms CPU/s, {idle['context_switches_per_s']} context switches/s",
+              file=sys.stderr)
 
 
 def main() -> None:
@@ -305,6 +319,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64, help="reports per submit in the burst mode")
     parser.add_argument("--idle-s", type=float, default=5.0)
     parser.add_argument("--backlog", type=int, default=4000, help="spooled reports to drain (0: skip)")
+    parser.add_argument("--backlog-senders", type=int, nargs="+", default=[4],
+                        help="the delivery's most senders, one backlog measurement each")
+    parser.add_argument("--api-latency-ms", type=float, default=0.0,
+                        help="the loopback API answers each report after this long (a distant API)")
+    parser.add_argument("--backlog-only", action="store_true", help="measure only the backlog")
     parser.add_argument("--bodies", nargs="+", choices=["model", "wire"], default=["model", "wire"])
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()
