@@ -32,6 +32,7 @@ ENV_OTEL_AGENT_MAP = "XPANDER_OTEL_AGENT_MAP"
 ENV_OTEL_MAX_SPANS_PER_TRACE = "XPANDER_OTEL_MAX_SPANS_PER_TRACE"
 ENV_OTEL_MAX_OPEN_TRACES = "XPANDER_OTEL_MAX_OPEN_TRACES"
 ENV_OTEL_TRACE_TTL = "XPANDER_OTEL_TRACE_TTL"
+ENV_OTEL_MAX_SENDERS = "XPANDER_OTEL_MAX_SENDERS"
 # Read to pick the default spool folder.
 _ENV_XDG_CACHE_HOME = "XDG_CACHE_HOME"
 _ENV_LOCALAPPDATA = "LOCALAPPDATA"
@@ -147,6 +148,8 @@ class ExporterSettings(BaseModel):
       JSON object; used when a run carries no xpander id and no default agent id is set.
     - ``XPANDER_OTEL_MAX_SPANS_PER_TRACE`` (5000), ``XPANDER_OTEL_MAX_OPEN_TRACES`` (2000),
       ``XPANDER_OTEL_TRACE_TTL`` (seconds, 300): bounds of the per-trace buffers.
+    - ``XPANDER_OTEL_MAX_SENDERS`` (4): reports in flight to xpander at once, at most. One sender is
+      enough for a near API; more start only while requests are slow and reports wait.
 
     A malformed value raises ``ValueError`` naming the variable.
     """
@@ -157,6 +160,7 @@ class ExporterSettings(BaseModel):
                                      gt=0)
     max_open_traces: int = Field(default_factory=lambda: _env_number(ENV_OTEL_MAX_OPEN_TRACES, 2000, int), gt=0)
     trace_ttl_s: float = Field(default_factory=lambda: _env_number(ENV_OTEL_TRACE_TTL, 300.0, float), gt=0)
+    max_senders: int = Field(default_factory=lambda: _env_number(ENV_OTEL_MAX_SENDERS, 4, int), gt=0)
 
 
 def parse_agent_map(text: str | None) -> dict[str, str]:

@@ -37,9 +37,23 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("XPANDER_OTEL_MAX_SPANS_PER_TRACE", "100")
     monkeypatch.setenv("XPANDER_OTEL_MAX_OPEN_TRACES", "7")
     monkeypatch.setenv("XPANDER_OTEL_TRACE_TTL", "2.5")
+    monkeypatch.setenv("XPANDER_OTEL_MAX_SENDERS", "6")
     assert ExporterSettings().model_dump() == {
         "spool_path": str(tmp_path / "s.sqlite3"), "agent_map": {"weather": "agent-1"},
-        "max_spans_per_trace": 100, "max_open_traces": 7, "trace_ttl_s": 2.5}
+        "max_spans_per_trace": 100, "max_open_traces": 7, "trace_ttl_s": 2.5, "max_senders": 6}
+
+
+def test_the_exporters_delivery_takes_its_sender_limit_from_the_environment(monkeypatch, tmp_path):
+    from xpander_otel import Configuration
+    from xpander_otel.exporter import XpanderSpanExporter
+
+    monkeypatch.setenv("XPANDER_OTEL_MAX_SENDERS", "6")
+    exporter = XpanderSpanExporter("agent-1", configuration=Configuration(api_key="k", base_url="http://127.0.0.1:9"),
+                                   spool_path=tmp_path / "s.sqlite3", watch_global_provider=False)
+    assert exporter._delivery._max_senders == 6
+    exporter.shutdown()
+    monkeypatch.delenv("XPANDER_OTEL_MAX_SENDERS")
+    assert ExporterSettings().max_senders == 4
 
 
 def test_a_bad_number_names_the_variable(monkeypatch):

@@ -38,7 +38,16 @@ def add_commands(sub: Any) -> None:
                         help="queued + held spans before the bridge answers 503/UNAVAILABLE")
     bridge.add_argument("--max-spooled-reports", type=int, default=50_000,
                         help="undelivered reports before the bridge answers 503/UNAVAILABLE")
+    bridge.add_argument("--max-senders", type=_positive_int, default=16,
+                        help="reports in flight to xpander at once, at most (more start only while requests are slow)")
     bridge.set_defaults(handler=bridge_command)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def bridge_command(args: argparse.Namespace) -> int:
@@ -61,6 +70,7 @@ def bridge_command(args: argparse.Namespace) -> int:
         limits=ReceiverLimits(max_body_bytes=args.max_body_bytes, max_decompressed_bytes=args.max_decompressed_bytes),
         pipeline=PipelineSettings(grace_s=args.grace_seconds, max_pending_spans=args.max_pending_spans,
                                   max_spooled_reports=args.max_spooled_reports),
+        max_senders=args.max_senders,
     )
     try:
         serve(options)

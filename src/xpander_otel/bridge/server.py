@@ -51,6 +51,9 @@ class BridgeOptions:
     limits: ReceiverLimits = field(default_factory=ReceiverLimits)
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     shutdown_timeout_s: float = 10.0
+    # Reports in flight to xpander at once, at most: a bridge reports for many applications, and a distant
+    # API answers each in tens of milliseconds (more senders start only while requests are slow).
+    max_senders: int = 16
 
 
 class _CountingDelivery(Delivery):
@@ -98,7 +101,7 @@ def build_pipeline(options: BridgeOptions, configuration: Configuration | None =
     # Its own file by default: an exporter sharing the file would cap it at the exporter's spool size.
     spool_path = options.spool_path or str(default_spool_path().with_name(BRIDGE_SPOOL_NAME))
     spool = Spool(spool_path, max_rows=2 * options.pipeline.max_spooled_reports)
-    delivery = _CountingDelivery(spool, configuration, transport=transport)
+    delivery = _CountingDelivery(spool, configuration, transport=transport, senders=options.max_senders)
     return BridgePipeline(assembler, delivery, options.pipeline)
 
 

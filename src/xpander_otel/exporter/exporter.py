@@ -109,7 +109,7 @@ class XpanderSpanExporter(SpanExporter):
             self._new_delivery = lambda: Delivery(
                 _open_spool(spool_path), self.configuration, policy=retry_policy,
                 request_timeout_s=request_timeout_s, transport=transport, on_idle=self._tick,
-                on_run_end=self._after_run_end)
+                on_run_end=self._after_run_end, senders=settings.max_senders)
             self._delivery = self._new_delivery()
             self._pid = os.getpid()
             self._start_assembly_thread()  # now, so that no export() waits for a thread to start
