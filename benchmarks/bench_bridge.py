@@ -2,12 +2,18 @@
 
     python benchmarks/bench_bridge.py                              # the figures in docs/benchmarks.md
     python benchmarks/bench_bridge.py --duration 1 --protocols http  # a quick smoke run
+    python benchmarks/bench_bridge.py --bridges 2                  # two replicas sharing one spool
 
 Three processes on this machine: the bridge (``xpander-otel bridge``, default settings), a load generator
 (this script with ``--load``) that sends pre-encoded 512-span requests (64 agent runs of 8 spans, new
 trace ids in every request) on several connections as fast as the bridge accepts them — a 503 or
 UNAVAILABLE is waited out and resent, as OTLP clients do — and this driver, which also answers the
 bridge's task reports (200). Prints one JSON object.
+
+``--bridges N`` starts N bridges on one spool file, as replicas behind the Collector's ``load_balancing``
+exporter (``routing_key: traceID``) run: the load generator's connections go to the bridges in turn, and
+as every request holds whole traces, each trace meets in one bridge. CPU, RSS and counters are then summed
+over the bridges.
 
 "accepted" is spans the bridge answered 200 for per second of load; "assembled" counts until the
 bridge has also assembled and spooled every report (its queue and grace window are empty), less the
@@ -86,10 +92,11 @@ def unique_body(template: bytes, worker: int, sequence: int) -> bytes:
 
 # --- the load generator (its own process) --------------------------------------------------------------
 
-def run_load(protocol: str, target: str, duration: float, connections: int) -> dict:
+def run_load(protocol: str, targets: list[str], duration: float, connections: int) -> dict:
     template = template_request()
     spans_per_request = SPANS_PER_RUN * RUNS_PER_REQUEST
-    senders = [_sender(protocol, target) for _ in range(connections)]  # imports and connections: before the clock
+    # Imports and connections before the clock; connection i sends to bridge i modulo their number.
+    senders = [_sender(protocol, targets[i % len(targets)]) for i in range(connections)]
     stop_at = time.perf_counter() + duration
     totals: dict = {"requests": 0, "busy": 0, "errors": 0, "first_error": None}
     lock = threading.Lock()
@@ -201,18 +208,27 @@ def bridge_metrics(http: str) -> dict[str, float]:
             for line in text.splitlines() if line and not line.startswith("#")}
 
 
+def summed(per_bridge: list[dict[str, float]]) -> dict[str, float]:
+    """Every bridge's counters and gauges, added up."""
+    totals: dict[str, float] = {}
+    for metrics in per_bridge:
+        for name, value in metrics.items():
+            totals[name] = totals.get(name, 0.0) + value
+    return totals
+
+
 def pending_spans(http: str) -> int:
     import httpx
 
     return httpx.get(f"{http}/healthz", timeout=5).json()["pending_spans"]
 
 
-def start_bridge(protocol: str, args: argparse.Namespace, sink_url: str,
-                 workdir: Path) -> tuple[subprocess.Popen, str, int]:
-    """A bridge process, healthy; returns it, its HTTP URL and its gRPC port."""
+def start_bridge(protocol: str, args: argparse.Namespace, sink_url: str, workdir: Path,
+                 index: int = 0) -> tuple[subprocess.Popen, str, int]:
+    """A bridge process, healthy; returns it, its HTTP URL and its gRPC port. Bridges share the spool."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("XPANDER_")}
     env.update({"XPANDER_BASE_URL": sink_url, "XPANDER_API_KEY": "bench"})
-    log = workdir / f"bridge-{protocol}.log"
+    log = workdir / f"bridge-{protocol}-{index}.log"
 
     def start(http_port: int, grpc_port: int) -> subprocess.Popen:
         with log.open("wb") as stderr:
@@ -227,36 +243,45 @@ def start_bridge(protocol: str, args: argparse.Namespace, sink_url: str,
 
 
 def bench_protocol(protocol: str, args: argparse.Namespace, sink_url: str, workdir: Path) -> dict:
-    bridge, http, grpc_port = start_bridge(protocol, args, sink_url, workdir)
+    bridges: list[tuple[subprocess.Popen, str, int]] = []
     try:
-        rss_idle = proc_status(bridge.pid)["VmRSS"]
-        cpu_idle = cpu_seconds(bridge.pid)
-        target = http if protocol == "http" else f"127.0.0.1:{grpc_port}"
+        for index in range(args.bridges):
+            bridges.append(start_bridge(protocol, args, sink_url, workdir, index))
+        pids = [bridge.pid for bridge, _, _ in bridges]
+        urls = [http for _, http, _ in bridges]
+        rss_idle = sum(proc_status(pid)["VmRSS"] for pid in pids)
+        cpu_idle = sum(map(cpu_seconds, pids))
+        targets = urls if protocol == "http" else [f"127.0.0.1:{grpc_port}" for _, _, grpc_port in bridges]
         load = subprocess.run(
-            [sys.executable, __file__, "--load", protocol, "--target", target, "--duration", str(args.duration),
-             "--connections", str(args.connections)], capture_output=True, text=True, check=True)
+            [sys.executable, __file__, "--load", protocol, "--target", ",".join(targets), "--duration",
+             str(args.duration), "--connections", str(args.connections)], capture_output=True, text=True, check=True)
         loaded = json.loads(load.stdout)
-        rss_loaded = proc_status(bridge.pid)
-        cpu_loaded = cpu_seconds(bridge.pid)
+        rss_loaded = sum(proc_status(pid)["VmRSS"] for pid in pids)
+        cpu_loaded = sum(map(cpu_seconds, pids))
         drain_started = time.perf_counter()
         # /healthz, not /metrics: a scrape also counts the spool's rows, which costs the bridge milliseconds.
-        while pending_spans(http) > 0 and time.perf_counter() - drain_started < 120:
+        while any(pending_spans(url) > 0 for url in urls) and time.perf_counter() - drain_started < 120:
             time.sleep(0.05)
         drained = time.perf_counter() - drain_started
         assembly_wait = max(0.0, drained - args.grace_seconds)
-        cpu_drained = cpu_seconds(bridge.pid)
-        metrics = bridge_metrics(http)
-        peak = proc_status(bridge.pid)["VmHWM"]
+        cpu_drained = sum(map(cpu_seconds, pids))
+        per_bridge = [bridge_metrics(url) for url in urls]
+        metrics = summed(per_bridge)
+        peak = sum(proc_status(pid)["VmHWM"] for pid in pids)
     finally:
-        bridge.send_signal(signal.SIGTERM)
-        try:
-            bridge.wait(60)
-        except subprocess.TimeoutExpired:
-            bridge.kill()
+        for bridge, _, _ in bridges:
+            bridge.send_signal(signal.SIGTERM)
+        for bridge, _, _ in bridges:
+            try:
+                bridge.wait(60)
+            except subprocess.TimeoutExpired:
+                bridge.kill()
     assert metrics["spans_received_total"] == loaded["spans"], (metrics, loaded)
     return {
         "protocol": "OTLP/HTTP protobuf" if protocol == "http" else "OTLP/gRPC",
+        "bridges": args.bridges,
         "spans_sent": loaded["spans"],
+        "spans_received_per_bridge": [int(m["spans_received_total"]) for m in per_bridge],
         "requests": loaded["requests"],
         "busy_answers": loaded["busy"],
         "errors": loaded["errors"],
@@ -274,7 +299,7 @@ def bench_protocol(protocol: str, args: argparse.Namespace, sink_url: str, workd
         "reports_sent_by_end": int(metrics["reports_sent_total"]),
         "reports_delivered_per_s": round(metrics["reports_sent_total"] / (loaded["seconds"] + drained)),
         "rss_mib_idle": rss_idle,
-        "rss_mib_after_load": rss_loaded["VmRSS"],
+        "rss_mib_after_load": rss_loaded,
         "rss_mib_peak": peak,
     }
 
@@ -287,12 +312,15 @@ def main() -> int:
     parser.add_argument("--grace-seconds", type=float, default=5.0, help="the bridge's grace window")
     parser.add_argument("--max-pending-spans", type=int, default=200_000,
                         help="the bridge's limit of queued + held spans (held: about span rate x grace window)")
+    parser.add_argument("--bridges", type=int, default=1, help="bridge replicas sharing one spool")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--load", choices=["http", "grpc"], help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if not 1 <= args.bridges <= args.connections:
+        parser.error("--bridges must be at least 1 and at most --connections (each bridge gets a connection)")
     if args.load:
-        print(json.dumps(run_load(args.load, args.target, args.duration, args.connections)))
+        print(json.dumps(run_load(args.load, args.target.split(","), args.duration, args.connections)))
         return 0
     sink_url, sink = start_report_sink()
     results = []
@@ -302,7 +330,7 @@ def main() -> int:
     sink.should_exit = True
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "settings": {"duration_s": args.duration, "connections": args.connections,
+        "settings": {"duration_s": args.duration, "connections": args.connections, "bridges": args.bridges,
                      "spans_per_request": SPANS_PER_RUN * RUNS_PER_REQUEST, "grace_s": args.grace_seconds,
                      "max_pending_spans": args.max_pending_spans},
         "results": results,
