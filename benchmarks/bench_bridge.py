@@ -235,7 +235,8 @@ def start_bridge(protocol: str, args: argparse.Namespace, sink_url: str, workdir
             return subprocess.Popen(
                 [sys.executable, "-m", "xpander_otel.cli", "bridge", "--http-port", str(http_port), "--grpc-port",
                  str(grpc_port), "--spool", str(workdir / f"spool-{protocol}.sqlite3"),
-                 "--grace-seconds", str(args.grace_seconds), "--max-pending-spans", str(args.max_pending_spans)],
+                 "--grace-seconds", str(args.grace_seconds), "--max-pending-spans", str(args.max_pending_spans),
+                 "--max-spooled-reports", str(args.max_spooled_reports)],
                 env=env, stdout=subprocess.DEVNULL, stderr=stderr)
 
     bridge, (http_port, grpc_port) = start_until_healthy(start, log, "bridge", ports=2)
@@ -312,6 +313,8 @@ def main() -> int:
     parser.add_argument("--grace-seconds", type=float, default=5.0, help="the bridge's grace window")
     parser.add_argument("--max-pending-spans", type=int, default=200_000,
                         help="the bridge's limit of queued + held spans (held: about span rate x grace window)")
+    parser.add_argument("--max-spooled-reports", type=int, default=50_000,
+                        help="the bridge's limit of undelivered reports (replicas share one spool, so one limit)")
     parser.add_argument("--bridges", type=int, default=1, help="bridge replicas sharing one spool")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--load", choices=["http", "grpc"], help=argparse.SUPPRESS)
@@ -332,7 +335,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "settings": {"duration_s": args.duration, "connections": args.connections, "bridges": args.bridges,
                      "spans_per_request": SPANS_PER_RUN * RUNS_PER_REQUEST, "grace_s": args.grace_seconds,
-                     "max_pending_spans": args.max_pending_spans},
+                     "max_pending_spans": args.max_pending_spans, "max_spooled_reports": args.max_spooled_reports},
         "results": results,
     }
     print(json.dumps(result, indent=2))
