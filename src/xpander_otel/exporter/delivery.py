@@ -40,10 +40,10 @@ _RETRY_STATUSES = frozenset({408, 429})
 _MAX_RETRY_AFTER_S = 900.0
 # The scheduler reads the spool at least this often (rows of other processes, leases that expired).
 _POLL_S = 1.0
-# Another sender starts only while every sender has been inside its current HTTP request longer than this.
-# Counted from the request alone, and ten times the interpreter's 5 ms switch interval: a sender that waits
-# for the GIL of a busy application (or spends its time assembling and spooling) is slow too, but a second
-# thread would only wait for the same GIL.
+# A request slower than this that leaves reports waiting starts another sender (so does every busy sender
+# being inside its request this long: a hanging one). Counted from the request alone, and ten times the
+# interpreter's 5 ms switch interval: beside a busy application thread a request also waits for the GIL
+# (up to about 17 ms measured), and a second sender would only wait for the same GIL.
 _SLOW_REQUEST_S = 0.05
 # After a run ends, its early export waits this long, so that runs ending close together share one flush,
 # assembly and spool transaction: a thread woken cold once per run cost more than the work it then did.
@@ -95,9 +95,11 @@ class RetryPolicy:
 class Delivery:
     """The background sender of one spool. ``submit`` never blocks on the network and never raises.
 
-    It starts one sender and adds more (up to ``senders``) only when reports wait while every sender has
-    been on its current request for a few milliseconds, so one slow round trip does not hold back every
-    other report, and a fast endpoint needs one thread.
+    It starts one sender and adds more (up to ``senders``) only while requests are slow and reports wait:
+    when a request that took over ``_SLOW_REQUEST_S`` leaves more reports queued than idle senders, or
+    when every busy sender has been inside its request that long (a hanging one). A distant API so gets
+    several requests at once, one slow round trip does not hold back every other report, and a fast
+    endpoint needs one thread.
     """
 
     def __init__(
