@@ -187,13 +187,18 @@ def parse_agent_map(text: str | None) -> dict[str, str]:
 
 
 def _env_number(name: str, default, kind):
+    """A positive number from the environment. Checked here: pydantic does not validate what a
+    ``default_factory`` returns, so the fields' ``gt=0`` covers only values passed as arguments."""
     raw = _env(name)
     if raw is None:
         return default
     try:
-        return kind(raw)
+        value = kind(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be greater than 0, got {raw!r}")
+    return value
 
 def default_devserver_db() -> Path:
     """The dev server's database: ``XPANDER_OTEL_DEVSERVER_DB``, else ``tasks.sqlite3`` in the user's data folder."""

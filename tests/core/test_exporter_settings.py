@@ -62,6 +62,20 @@ def test_a_bad_number_names_the_variable(monkeypatch):
         ExporterSettings()
 
 
+@pytest.mark.parametrize("name", ["XPANDER_OTEL_MAX_SPANS_PER_TRACE", "XPANDER_OTEL_MAX_OPEN_TRACES",
+                                  "XPANDER_OTEL_TRACE_TTL", "XPANDER_OTEL_MAX_SENDERS"])
+@pytest.mark.parametrize("raw", ["0", "-5", "nan"])
+def test_a_number_that_is_not_positive_names_the_variable(monkeypatch, name, raw):
+    monkeypatch.setenv(name, raw)
+    if raw == "nan" and name != "XPANDER_OTEL_TRACE_TTL":
+        expected = f"{name} must be a number, got 'nan'"  # not an int
+    else:
+        expected = f"{name} must be greater than 0, got '{raw}'"
+    with pytest.raises(ValueError) as raised:
+        ExporterSettings()
+    assert str(raised.value) == expected
+
+
 def test_default_spool_is_in_the_users_cache(monkeypatch, tmp_path):
     monkeypatch.delenv("XPANDER_OTEL_SPOOL", raising=False)
     monkeypatch.setattr(config.sys, "platform", "linux")
