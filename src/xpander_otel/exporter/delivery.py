@@ -248,22 +248,16 @@ class Delivery:
         if reports:
             self._add_sender_if_slow()
 
-    def _add_sender_if_slow(self) -> None:
+    def _add_sender_if_slow(self, request_was_slow: bool = False) -> None:
+        """Start another sender if reports wait that the idle senders will not take at once, and requests
+        are slow: the one a sender just finished (``request_was_slow``), or every busy sender's current one."""
         with self._state:
             # None busy: the idle senders take the queue, however long. A busy sender outside a request
             # (assembling, spooling) is about to take the next item: not a reason either.
             busy = self._busy
             idle = len(self._senders) - len(busy)
             if (busy and self._ready.qsize() > idle and len(self._senders) < self._max_senders
-                    and self._all_in_slow_requests(busy)):
-                self._start_sender()
-
-    def _add_sender_after_slow_request(self) -> None:
-        # This sender's request was slow and reports wait that the idle senders will not take at once: the
-        # endpoint is the limit, and another sender's request waits beside this one's.
-        with self._state:
-            idle = len(self._senders) - len(self._busy)
-            if self._ready.qsize() > idle and len(self._senders) < self._max_senders:
+                    and (request_was_slow or self._all_in_slow_requests(busy))):
                 self._start_sender()
 
     def _all_in_slow_requests(self, busy: set[int]) -> bool:
@@ -448,7 +442,7 @@ class Delivery:
         finally:
             self._in_request_since.pop(sender, None)
             if time.monotonic() - started > _SLOW_REQUEST_S:
-                self._add_sender_after_slow_request()
+                self._add_sender_if_slow(request_was_slow=True)  # this sender is busy: ``busy`` is not empty
         return status, _retry_after_s(retry_after), detail
 
     def _post_through_httpx(self, target: _Target, body: bytes) -> tuple[int, str | None, str]:
