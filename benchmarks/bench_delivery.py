@@ -14,6 +14,10 @@ thread: the caller, the senders), so thread wake-ups count too. Modes:
 - ``exporter``: the whole exporter path, as the Agno ``tool_call`` run feeds it: runs of 4 spans (agent,
   2 chats, a tool) through ``XpanderSpanProcessor`` + ``XpanderSpanExporter`` + its delivery, one report
   per run, back to back and paced; the same loops without spans are subtracted.
+- ``busy``: reports submitted four at a time (2 ms apart) while ``--busy-threads`` application threads
+  spin, POSTed over loopback HTTP to the API in another process (below) that answers at once: how long
+  each POST takes with its waits for the interpreter lock, how many senders posted, and whether everything
+  was sent within 60 s.
 - ``backlog``: ``--backlog`` reports already in the spool when the delivery starts (a replay after an
   outage, or a bridge whose spool filled), POSTed over loopback HTTP to an API in another process
   (Starlette + uvicorn answering 200): reports per second and this process's CPU per report, once per
@@ -33,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -129,6 +134,53 @@ class Bench:
         after = context_switches()
         delivery.shutdown(5)
         return cpu, (after - switches) if switches is not None and after is not None else None
+
+
+    def beside_busy_threads(self, url: str, bodies: list, threads: int, timeout_s: float = 60.0) -> dict:
+        self.rounds += 1
+        delivery = _TimedDelivery(Spool(self.folder / f"spool-{self.rounds}.sqlite3"),
+                                  Configuration(api_key=self.configuration.api_key, base_url=url))
+        stop = threading.Event()
+
+        def spin() -> None:
+            while not stop.is_set():
+                pass
+
+        spinners = [threading.Thread(target=spin, daemon=True) for _ in range(threads)]
+        for spinner in spinners:
+            spinner.start()
+        try:
+            for first in range(0, len(bodies), 4):
+                delivery.submit([("agent-bench", body) for body in bodies[first:first + 4]])
+                time.sleep(0.002)
+            all_sent = delivery.force_flush(timeout_s)
+        finally:
+            stop.set()
+            for spinner in spinners:
+                spinner.join()
+        delivery.shutdown(5)
+        posts = sorted(delivery.post_seconds)
+        return {"threads": threads, "reports": len(bodies), "all_sent": all_sent,
+                "post_ms_p50": posts[len(posts) // 2] * 1e3, "post_ms_p99": posts[int(len(posts) * 0.99)] * 1e3,
+                "post_ms_max": posts[-1] * 1e3, "senders": len(delivery.senders_seen)}
+
+
+class _TimedDelivery(Delivery):
+    """A delivery that notes how long each POST took (wall time: waits for the interpreter lock included)
+    and which sender threads posted."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.post_seconds: list[float] = []
+        self.senders_seen: set[str] = set()
+        super().__init__(*args, **kwargs)
+
+    def _post(self, report):
+        self.senders_seen.add(threading.current_thread().name)
+        started = time.monotonic()
+        try:
+            return super()._post(report)
+        finally:
+            self.post_seconds.append(time.monotonic() - started)
 
 
 def agent_run(tracer, n: int) -> None:
@@ -289,6 +341,9 @@ def run(args: argparse.Namespace) -> dict:
                         "reports_per_s": median(per_s), "cpu_us_per_report": median(cpu_us),
                         "rounds_per_s": per_s, "rounds_us": cpu_us})
         if not args.backlog_only:
+            with LoopbackApi(Path(folder)) as url:
+                result["busy"] = [bench.beside_busy_threads(url, wires[:args.busy_reports], threads)
+                                  for threads in args.busy_threads]
             cpu, switches = bench.idle(args.idle_s)
             result["idle"] = {"seconds": args.idle_s, "cpu_ms_per_s": cpu / args.idle_s * 1e3,
                               "context_switches_per_s": switches / args.idle_s if switches is not None else None}
@@ -305,6 +360,10 @@ def print_table(result: dict) -> None:
     for row in result.get("backlog", ()):
         print(f"backlog of {row['reports']}, {row['senders']} senders, API answering after {row['api_latency_ms']} ms: "
               f"{row['reports_per_s']:.0f} reports/s, {row['cpu_us_per_report']:.0f} CPU µs/report", file=sys.stderr)
+    for row in result.get("busy", ()):
+        print(f"beside {row['threads']} busy thread(s): POST p50 {row['post_ms_p50']:.1f} ms, p99 "
+              f"{row['post_ms_p99']:.1f}, max {row['post_ms_max']:.1f}; {row['senders']} sender(s); "
+              f"{'all sent' if row['all_sent'] else 'NOT all sent'} within 60 s", file=sys.stderr)
     idle = result.get("idle")
     if idle:
         print(f"idle: {idle['cpu_ms_per_s']:.2f} ms CPU/s, {idle['context_switches_per_s']} context switches/s",
@@ -324,6 +383,9 @@ def main() -> None:
     parser.add_argument("--api-latency-ms", type=float, default=0.0,
                         help="the loopback API answers each report after this long (a distant API)")
     parser.add_argument("--backlog-only", action="store_true", help="measure only the backlog")
+    parser.add_argument("--busy-threads", type=int, nargs="+", default=[1, 2, 4],
+                        help="spinning application threads, one busy measurement each")
+    parser.add_argument("--busy-reports", type=int, default=200, help="reports per busy measurement")
     parser.add_argument("--bodies", nargs="+", choices=["model", "wire"], default=["model", "wire"])
     parser.add_argument("--json", type=Path, help="also write the result here")
     args = parser.parse_args()

@@ -21,6 +21,7 @@ def test_exporter_benchmark_produces_results():
     assert result["batch_by_batch_spans_per_s"] > 0 and result["batch_by_batch_spans_per_cpu_s"] > 0
     assert 0 < result["export_ms_p50"] <= result["export_ms_p99"] <= result["export_ms_max"]
     assert (result["processor_runs"], result["processor_spans_per_run"]) == (20, 8)
+    assert result["processor_loss_check_ns"] > 0
     assert all(result[f"processor_{name}_us_per_run"] > 0
                for name in ("sdk_batch_processor", "second_batch_processor", "xpander_processor"))
     assert {"processor_second_batch_processor_added_us_per_span", "processor_xpander_processor_added_us_per_span"} <= set(result)

@@ -43,7 +43,8 @@ _POLL_S = 1.0
 # A request slower than this that leaves reports waiting starts another sender (so does every busy sender
 # being inside its request this long: a hanging one). Counted from the request alone, and ten times the
 # interpreter's 5 ms switch interval: beside a busy application thread a request also waits for the GIL
-# (up to about 17 ms measured), and a second sender would only wait for the same GIL.
+# (loopback, bench_delivery.py's busy mode: p50 22 ms, at most 39-54 ms), and a second sender would only
+# wait for the same GIL.
 _SLOW_REQUEST_S = 0.05
 # After a run ends, its early export waits this long, so that runs ending close together share one flush,
 # assembly and spool transaction: a thread woken cold once per run cost more than the work it then did.
